@@ -1,0 +1,72 @@
+"""Child-process entry: load a target variant, call one Python function, then check leaks.
+
+Run by harness.isolate as `python -m harness.child SPEC_JSON` under the sanitizer runtime.
+The function receives a Session. A sanitizer report ends the process by itself; leaks
+found after the function returns are printed to stderr as a LeakSanitizer report.
+"""
+
+from __future__ import annotations
+
+import gc
+import importlib.util
+import json
+import sys
+from functools import cached_property
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from harness import leaks
+from harness.errors import EXIT_FINDINGS, EXIT_USAGE, HarnessError
+from harness.loader import Loaded, load, load_binding
+from harness.target import resolve_target
+from harness.triage import TargetCode
+
+
+class Session:
+    """What a function run in a child gets: the loaded target and, on demand, its binding."""
+
+    def __init__(self, loaded: Loaded, argument: Any = None) -> None:
+        self.loaded = loaded
+        self.ffi = loaded.ffi
+        self.lib = loaded.lib
+        self.argument = argument
+
+    @cached_property
+    def binding(self) -> ModuleType:
+        return load_binding(self.loaded)
+
+
+def import_function(reference: str) -> Any:
+    """'path/to/file.py:function' -> the function object."""
+    path, _, name = reference.rpartition(":")
+    spec = importlib.util.spec_from_file_location(f"_ffih_call_{Path(path).stem}", path)
+    if not path or spec is None or spec.loader is None:
+        raise HarnessError(f"cannot import {reference!r}: expected path/to/file.py:function")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return getattr(module, name)
+
+
+def main(argv: list[str]) -> int:
+    spec = json.loads(argv[0])
+    try:
+        target = resolve_target(spec["target"])
+        loaded = load(target, spec["variant"])
+        function = import_function(spec["call"])
+    except HarnessError as exc:
+        print(f"ffi-harness child: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    function(Session(loaded, spec.get("argument")))
+    gc.collect()
+    if spec.get("leak_check", True):
+        found = leaks.check(TargetCode.for_paths([target.root]))
+        if found:
+            sys.stderr.write(found.report)
+            sys.stderr.flush()
+            return EXIT_FINDINGS
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

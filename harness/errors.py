@@ -1,0 +1,33 @@
+"""One exception root for ffi-harness; every class maps to a documented exit code."""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_FINDINGS = 1
+EXIT_USAGE = 2
+
+
+class HarnessError(Exception):
+    """Root of every error ffi-harness raises on purpose; the CLI prints it in one line."""
+
+    exit_code = EXIT_USAGE
+
+
+class UsageError(HarnessError, ValueError):
+    """A bad command-line value: unknown fuzzer, variant, target..."""
+
+
+class ToolchainError(HarnessError, RuntimeError):
+    """A compiler, runtime library or tool the harness needs is missing."""
+
+
+class TargetError(HarnessError, ValueError):
+    """A target description or bug catalogue that cannot be used as written."""
+
+
+class BuildError(HarnessError, RuntimeError):
+    """Compiling or linking the sanitized target failed."""
+
+
+class InputError(HarnessError, ValueError):
+    """An input file (crash, corpus entry) that cannot be read or belongs elsewhere."""

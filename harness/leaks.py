@@ -1,0 +1,84 @@
+"""Leak checks that never cry wolf: LeakSanitizer's recoverable check, target leaks only.
+
+LeakSanitizer reports every unreachable block each time it runs, CPython's deliberate
+leftovers included. check() runs the recoverable check with stderr captured, keeps only
+leaks whose allocation stack passes through target code, and reports each leaked object
+once per process (LSAN_OPTIONS=report_objects=1 lists their addresses).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import re
+import sys
+import tempfile
+from dataclasses import dataclass
+
+from harness.support import support_library
+from harness.triage import Finding, TargetCode, parse_report, patterns
+
+OBJECTS = re.compile(r"^0x(?P<address>[0-9a-f]+) \((?P<bytes>\d+) bytes\)$", re.M)
+_reported: set[str] = set()
+
+
+@dataclass(frozen=True)
+class LeakCheck:
+    """The outcome of one check: new target leaks and the report text that shows them."""
+
+    findings: tuple[Finding, ...]
+    report: str
+
+    def __bool__(self) -> bool:
+        return bool(self.findings)
+
+
+def available() -> bool:
+    """True when LeakSanitizer is loaded in this process (the sanitizer runtime is preloaded)."""
+    return hasattr(ctypes.CDLL(None), "__lsan_do_recoverable_leak_check")
+
+
+def _capture_stderr(function: ctypes._CFuncPtr) -> str:  # type: ignore[name-defined]
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            function()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        capture.seek(0)
+        return capture.read().decode("utf-8", "replace")
+
+
+def _blocks(report: str) -> list[str]:
+    """The report split into one text per 'Direct/Indirect leak of' block."""
+    starts = [m.start() for m in patterns.LSAN_BLOCK.finditer(report)]
+    end = report.find("SUMMARY:")
+    bounds = starts + [end if end != -1 else len(report)]
+    return [report[a:b] for a, b in zip(bounds, bounds[1:])]
+
+
+def check(target: TargetCode) -> LeakCheck:
+    """Run LeakSanitizer now; return the target leaks not reported before in this process."""
+    if not available():
+        return LeakCheck((), "")
+    report = _capture_stderr(support_library().ffih_leak_check)
+    kept_blocks: list[str] = []
+    findings: list[Finding] = []
+    for block in _blocks(report):
+        found = parse_report("==0==ERROR: LeakSanitizer: detected memory leaks\n" + block, target)
+        addresses = {m["address"] for m in OBJECTS.finditer(block)}
+        if not found or not found[0].in_target or (addresses and addresses <= _reported):
+            continue
+        _reported.update(addresses)
+        kept_blocks.append(block)
+        findings.append(found[0])
+    if not findings:
+        return LeakCheck((), "")
+    text = ("=================================================================\n"
+            f"=={os.getpid()}==ERROR: LeakSanitizer: detected memory leaks\n\n"
+            + "".join(kept_blocks)
+            + f"SUMMARY: LeakSanitizer: {len(findings)} target leak(s) (CPython's own filtered out).\n")
+    return LeakCheck(tuple(findings), text)

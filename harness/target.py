@@ -1,0 +1,111 @@
+"""Target descriptions (target.toml), variants, and the embedded default target."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.catalogue import Bug, load_catalogue
+from harness.errors import TargetError, UsageError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+EMBEDDED_TARGET = PROJECT_ROOT / "target_c" / "target.toml"
+DEFAULT_TARGET = "kv"
+VARIANTS = ("clean", "planted")
+
+
+@dataclass(frozen=True)
+class Target:
+    """A C library to fuzz: its sources, header, build settings and bug catalogue."""
+
+    name: str
+    root: Path
+    header: Path
+    sources: tuple[Path, ...]
+    include_dirs: tuple[Path, ...]
+    defines: tuple[tuple[str, str], ...] = ()
+    cdef_extra: str = ""
+    bugs: tuple[Bug, ...] = ()
+    bug_switch_prefix: str = "BUG_"
+    canary_prefix: str = "CANARY_"
+    canary_define: str = ""
+    canary_function: str = ""
+    binding: Path | None = None
+    spec_path: Path | None = field(default=None, compare=False)
+
+    def bug(self, bug_id: str) -> Bug:
+        """The catalogue entry for bug_id, or UsageError listing the known ids."""
+        for bug in self.bugs:
+            if bug.id == bug_id:
+                return bug
+        known = ", ".join(b.id for b in self.bugs) or "none"
+        raise UsageError(f"unknown bug id {bug_id!r} for target {self.name!r}; known: {known}")
+
+    def variant_bugs(self, variant: str) -> tuple[Bug, ...]:
+        """The bugs compiled in for a variant: none, all ('planted') or one bug id."""
+        if variant == "clean":
+            return ()
+        if variant == "planted":
+            return self.bugs
+        return (self.bug(variant),)
+
+    def check_variant(self, variant: str) -> str:
+        """Return variant unchanged if it names a variant of this target, else UsageError."""
+        self.variant_bugs(variant)
+        return variant
+
+
+def _paths(root: Path, values: list[str], key: str, spec: Path) -> tuple[Path, ...]:
+    paths = tuple((root / value).resolve() for value in values)
+    for path in paths:
+        if not path.exists():
+            raise TargetError(f"{spec}: {key} entry {path} does not exist")
+    return paths
+
+
+def load_target_file(spec: Path) -> Target:
+    """Read a target.toml ([target] table) into a Target; TargetError on any mistake."""
+    try:
+        data = tomllib.loads(spec.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise TargetError(f"{spec}: cannot read target description: {exc}") from exc
+    table = data.get("target")
+    if not isinstance(table, dict):
+        raise TargetError(f"{spec}: no [target] table")
+    root = spec.parent.resolve()
+    for key in ("name", "header", "sources"):
+        if key not in table:
+            raise TargetError(f"{spec}: [target] needs {key!r}")
+    bugs_file = table.get("bugs")
+    binding = table.get("binding")
+    return Target(
+        name=table["name"],
+        root=root,
+        header=_paths(root, [table["header"]], "header", spec)[0],
+        sources=_paths(root, table["sources"], "sources", spec),
+        include_dirs=_paths(root, table.get("include_dirs", []), "include_dirs", spec),
+        defines=tuple((str(k), str(v)) for k, v in table.get("defines", {}).items()),
+        cdef_extra=table.get("cdef_extra", ""),
+        bugs=load_catalogue(root / bugs_file) if bugs_file else (),
+        bug_switch_prefix=table.get("bug_switch_prefix", "BUG_"),
+        canary_prefix=table.get("canary_prefix", "CANARY_"),
+        canary_define=table.get("canary_define", ""),
+        canary_function=table.get("canary_function", ""),
+        binding=_paths(root, [binding], "binding", spec)[0] if binding else None,
+        spec_path=spec,
+    )
+
+
+def resolve_target(name_or_path: str | None) -> Target:
+    """The embedded target for None or its name, else a target.toml path."""
+    if name_or_path in (None, "", DEFAULT_TARGET):
+        return load_target_file(EMBEDDED_TARGET)
+    path = Path(name_or_path)
+    if path.is_dir():
+        path = path / "target.toml"
+    if not path.exists():
+        raise UsageError(
+            f"unknown target {name_or_path!r}: not {DEFAULT_TARGET!r} and no such file"
+        )
+    return load_target_file(path)
