@@ -49,6 +49,8 @@ UBSAN_KINDS = (  # (message start, kind)
 ASAN_SIGNALS = {"SEGV": "segv", "ABRT": "abort", "BUS": "bus-error", "FPE": "floating-point-exception",
                 "ILL": "illegal-instruction"}
 
+CONTRACT_VIOLATION = "ContractViolation"  # harness.fuzzing.ContractViolation: kind in the message
+
 Parser = Callable[[str, int, TargetCode], list[Finding]]
 
 
@@ -146,8 +148,11 @@ def parse_python(text: str, offset: int, target: TargetCode) -> list[Finding]:
     frames = tuple(Frame(i, fn, file, line, "", target(fn, file, ""))
                    for i, (file, line, fn) in enumerate(reversed(py_frames)))
     exc_type = summary.split(":")[0] if summary else "Exception"
+    kind = "python-exception"
+    if exc_type.rpartition(".")[2] == CONTRACT_VIOLATION and summary.count(":") >= 2:
+        kind = summary.split(":")[1].strip()  # "ContractViolation: callback-after-free: ..."
     # the exception type belongs to the identity: ValueError and KeyError at one spot differ
-    return [Finding("python-exception", "Python", frames, None, None, summary or exc_type, exc_type)]
+    return [Finding(kind, "Python", frames, None, None, summary or exc_type, exc_type)]
 
 
 SOURCES: tuple[tuple[re.Pattern[str], Parser], ...] = (
@@ -205,8 +210,9 @@ def _refine_fatal(text: str, findings: list[Finding]) -> list[Finding]:
 def _drop_followups(findings: list[Finding]) -> list[Finding]:
     """A Python exception makes atheris abort; that abort (or libFuzzer's 'deadly signal')
     is a consequence, not a second bug."""
-    if findings and findings[0].kind == "python-exception":
-        return [findings[0]] + [f for f in findings[1:] if f.kind not in ("abort", "deadly-signal")]
+    if findings and findings[0].sanitizer == "Python":
+        consequences = ("abort", "deadly-signal", "fuzz-target-exited")
+        return [findings[0]] + [f for f in findings[1:] if f.kind not in consequences]
     if findings and findings[0].sanitizer in ("AddressSanitizer", "UndefinedBehaviorSanitizer"):
         return [findings[0]] + [f for f in findings[1:] if f.kind != "deadly-signal"]
     return findings

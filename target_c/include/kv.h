@@ -133,9 +133,9 @@ void kv_free(void *ptr);
 /* ---- cursors (ownership surface) ------------------------------------------------- */
 
 /* [owned] a cursor over the entries in insertion order, released with kv_cursor_close().
- * The cursor borrows the store. While it is open the caller may kv_delete() the entry
- * the cursor returned last; any other change to the store invalidates the cursor
- * (kv_cursor_next then returns KV_ERR_INVALIDATED). */
+ * The cursor borrows the store. While it is open the caller may remove the entry the
+ * cursor returned last (kv_delete or kv_take); any other change to the store invalidates
+ * the cursor (kv_cursor_next then returns KV_ERR_INVALIDATED). */
 kv_cursor *kv_cursor_open(kv_store *store);
 
 /* Advances. KV_OK with *key and *value [borrowed] (valid until the next kv_cursor_next

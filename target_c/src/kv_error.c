@@ -1,6 +1,7 @@
 /* kv_error.c - status messages and the thread-local last-error slot. */
 #include "kv_internal.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,9 +19,25 @@ static const char *const status_messages[KV_STATUS_COUNT] = {
     "store busy",
 };
 
-/* The calling thread's last-error message: heap memory owned by the library. */
+/* The calling thread's last-error message: heap memory owned by the library, freed by
+ * kv_clear_error or, through a pthread key destructor, when the thread exits. */
 static __thread char *last_message;
 static __thread size_t last_capacity;
+static pthread_key_t exit_key;
+static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
+
+static void free_at_thread_exit(void *unused) {
+    (void)unused;
+    kv_clear_error();
+}
+
+static void make_exit_key(void) { pthread_key_create(&exit_key, free_at_thread_exit); }
+
+/* Arms the thread-exit destructor for the calling thread (once per thread). */
+static void arm_thread_exit(void) {
+    pthread_once(&exit_key_once, make_exit_key);
+    if (!pthread_getspecific(exit_key)) pthread_setspecific(exit_key, (void *)1);
+}
 
 const char *kv_strerror(kv_status status) {
     const char *const *table = status_messages;
@@ -47,6 +64,7 @@ static void store_message(const char *text, size_t n) {
 #endif
         last_message = grown;
         last_capacity = n + 1;
+        arm_thread_exit();
     }
     memcpy(last_message, text, n + 1);
 }
@@ -75,14 +93,6 @@ static void format_message(const char *fmt, va_list ap) {
     store_message(text, (size_t)n);
     free(text);
 #endif
-}
-
-void kv__error(kv_status status, const char *fmt, ...) {
-    (void)status;
-    va_list ap;
-    va_start(ap, fmt);
-    format_message(fmt, ap);
-    va_end(ap);
 }
 
 kv_status kv__fail(kv_status status, const char *fmt, ...) {
@@ -125,8 +135,4 @@ void kv_clear_error(void) {
     free(last_message);
     last_message = NULL;
     last_capacity = 0;
-}
-
-void kv__error_thread_exit(void) {
-    kv_clear_error();
 }

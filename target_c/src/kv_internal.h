@@ -67,9 +67,7 @@ struct kv_store {
 };
 
 /* kv_error.c */
-void kv__error(kv_status status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 kv_status kv__fail(kv_status status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void kv__error_thread_exit(void);
 
 /* kv_store.c */
 struct kv_entry *kv__find(kv_store *store, const char *key);

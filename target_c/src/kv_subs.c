@@ -217,7 +217,6 @@ struct dispatch_job {
 static void *dispatch_worker(void *arg) {
     struct dispatch_job *job = arg;
     deliver_queued(job->store, job->queue);
-    kv__error_thread_exit();
     return NULL;
 }
 

@@ -154,9 +154,9 @@ kv_status kv_copy_value(kv_store *store, const char *key, char *buf, size_t cap,
     if (memchr(e->value, 0, e->len))
         return kv__fail(KV_ERR_EMBEDDED_NUL, "kv_copy_value: value of \"%s\" has a NUL byte", key);
     KV_REACHED(COPY_VALUE_OFF_BY_ONE);
-    if (e->len == cap) KV_TRIGGERED(COPY_VALUE_OFF_BY_ONE);
+    if (e->len == cap && cap > 0) KV_TRIGGERED(COPY_VALUE_OFF_BY_ONE);
 #if KV_BUG_COPY_VALUE_OFF_BY_ONE
-    if (e->len > cap) {
+    if (e->len > cap || cap == 0) {
 #else
     if (e->len >= cap) {
 #endif

@@ -1,0 +1,176 @@
+"""What every atheris fuzzer of ffi-harness shares: the target session, leak checks, the entry point.
+
+A fuzzer script defines test_one_input(data) using session().ffi / .lib and ends with
+`run_fuzzer(test_one_input)`. Run on its own it takes any libFuzzer flag; the target and
+variant come from FFI_HARNESS_TARGET / FFI_HARNESS_VARIANT (default: embedded, clean).
+
+Leaks: libFuzzer's own per-input leak check cannot tell CPython's allocations from the
+target's and switches itself off after 1000 inputs whose malloc/free counts differ, which
+in CPython is all of them. So libFuzzer runs with -detect_leaks=0 and LeakWatch checks
+instead: every `interval` seconds a recoverable LeakSanitizer check that keeps only leaks
+allocated through target code; on a hit it bisects the inputs run since the previous check
+(re-running them, which leaks again) down to the one that leaks, writes it as a
+`leak-<sha1>` artifact and ends the process like a crash.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import sys
+import time
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+
+from harness import leaks
+from harness.child import Session
+from harness.errors import EXIT_FINDINGS
+from harness.loader import load
+from harness.runtime import ensure_runtime
+from harness.target import resolve_target
+from harness.triage import TargetCode
+
+ENV_TARGET = "FFI_HARNESS_TARGET"
+ENV_VARIANT = "FFI_HARNESS_VARIANT"
+ENV_LEAK_INTERVAL = "FFI_HARNESS_LEAK_INTERVAL"
+ENV_INJECT = "FFI_HARNESS_INJECT"
+DEFAULT_LEAK_INTERVAL = 2.0
+RECENT_INPUTS = 200_000
+
+TestOneInput = Callable[[bytes], None]
+
+
+class ContractViolation(AssertionError):
+    """The library broke its documented contract in a way no sanitizer sees.
+
+    The message starts with the violation kind, e.g. 'callback-after-unsubscribe: ...';
+    triage uses that kind for the finding.
+    """
+
+    def __init__(self, kind: str, detail: str) -> None:
+        super().__init__(f"{kind}: {detail}")
+        self.kind = kind
+
+
+@functools.cache
+def session() -> Session:
+    """The target variant named by the environment, built and loaded under the runtime."""
+    ensure_runtime()
+    target = resolve_target(os.environ.get(ENV_TARGET) or None)
+    return Session(load(target, os.environ.get(ENV_VARIANT, "clean")))
+
+
+def _flag(argv: list[str], name: str) -> str | None:
+    prefix = f"-{name}="
+    return next((a[len(prefix):] for a in argv if a.startswith(prefix)), None)
+
+
+class LeakWatch:
+    """Periodic target-only leak checks over the inputs run since the last check."""
+
+    def __init__(self, run: TestOneInput, target: TargetCode, *, interval: float,
+                 artifact_prefix: str, every_input: bool = False) -> None:
+        self.run = run
+        self.target = target
+        self.interval = interval
+        self.every_input = every_input
+        self.artifact_prefix = artifact_prefix
+        self.recent: deque[bytes] = deque(maxlen=RECENT_INPUTS)
+        self.execs = 0
+        self.checks = 0
+        self.last_check = time.monotonic()
+
+    def after(self, data: bytes) -> None:
+        """Record an input that just ran; check for leaks when the interval is over."""
+        self.execs += 1
+        if self.interval <= 0:
+            return
+        self.recent.append(data)
+        if self.every_input or time.monotonic() - self.last_check >= self.interval:
+            self.check()
+
+    def check(self) -> None:
+        """Run the leak check now; on a target leak, find the culprit input and report it."""
+        self.checks += 1
+        found = leaks.check(self.target)
+        self.last_check = time.monotonic()
+        if not found:
+            self.recent.clear()
+            return
+        culprit, confirmed = self._bisect(list(self.recent))
+        self._report(culprit, confirmed or found)
+
+    def _bisect(self, inputs: list[bytes]) -> tuple[bytes, leaks.LeakCheck | None]:
+        """The input that leaks when run again, found by halving; the last input if none does."""
+        confirmed = None
+        while len(inputs) > 1:
+            half = inputs[: len(inputs) // 2]
+            for data in half:
+                self.run(data)
+            found = leaks.check(self.target)
+            if found:
+                inputs, confirmed = half, found
+            else:
+                inputs = inputs[len(inputs) // 2:]
+        if inputs:
+            self.run(inputs[0])
+            again = leaks.check(self.target)
+            confirmed = again or confirmed
+        return (inputs[0] if inputs else b""), confirmed
+
+    def _report(self, culprit: bytes, found: leaks.LeakCheck) -> None:
+        name = "leak-" + hashlib.sha1(culprit).hexdigest()
+        path = Path(self.artifact_prefix + name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{name}.tmp")
+        tmp.write_bytes(culprit)
+        os.replace(tmp, path)
+        sys.stderr.write(found.report)
+        sys.stderr.write(f"INFO: ffi-harness: leak traced to one input ({self.execs} executions, "
+                         f"{self.checks} leak checks)\n")
+        sys.stderr.write(f"artifact_prefix='{self.artifact_prefix}'; Test unit written to {path}\n")
+        sys.stderr.flush()
+        os._exit(EXIT_FINDINGS)
+
+
+def _injection(argv_inputs: bool) -> tuple[int, bytes] | None:
+    """FFI_HARNESS_INJECT='FILE@N': run FILE's bytes as input number N (proves late checks)."""
+    spec = os.environ.get(ENV_INJECT)
+    if not spec or argv_inputs:
+        return None
+    path, _, at = spec.rpartition("@")
+    return int(at), Path(path).read_bytes()
+
+
+def run_fuzzer(test_one_input: TestOneInput, argv: list[str] | None = None) -> None:
+    """Run test_one_input under atheris/libFuzzer (argv: its command line, default sys.argv)
+    with ffi-harness's leak checks. Never returns normally under -runs=N (libFuzzer _exits)."""
+    loaded = session()
+    import atheris
+
+    args = list(sys.argv if argv is None else argv)
+    if _flag(args, "detect_leaks") is None:
+        args.insert(1, "-detect_leaks=0")
+    replaying = any(Path(a).is_file() for a in args[1:] if not a.startswith("-"))
+    interval = float(os.environ.get(ENV_LEAK_INTERVAL, DEFAULT_LEAK_INTERVAL))
+    target = TargetCode.for_paths([loaded.loaded.target.root])
+    watch = LeakWatch(test_one_input, target, interval=interval,
+                      artifact_prefix=_flag(args, "artifact_prefix") or "./", every_input=replaying)
+    inject = _injection(replaying)
+
+    def one_input(data: bytes) -> None:
+        if inject is not None and watch.execs + 1 == inject[0]:
+            data = inject[1]
+            sys.stderr.write(f"INFO: ffi-harness: injected input at execution {inject[0]}\n")
+        if inject is None or watch.execs + 1 >= inject[0]:
+            test_one_input(data)
+        watch.after(data)
+
+    atheris.Setup(args, one_input)
+    try:
+        atheris.Fuzz()
+    finally:
+        if watch.interval > 0 and watch.recent:
+            watch.check()
