@@ -59,7 +59,7 @@ def run_command(command: list[str], target: Target, *, timeout: float = 60.0,
         out, err = process.communicate()
     seconds = time.monotonic() - started
     stdout, stderr = out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
-    findings = tuple(parse_report(stderr, target_code(target)))
+    findings = tuple(parse_report(stdout + stderr, target_code(target)))
     if timed_out and not findings:
         findings = (Finding("timeout", "harness", (), None, None, f"no result after {timeout:.0f} s"),)
     return ChildResult(process.returncode, stdout, stderr, findings, timed_out, seconds)

@@ -9,6 +9,7 @@ once per process (LSAN_OPTIONS=report_objects=1 lists their addresses).
 from __future__ import annotations
 
 import ctypes
+import itertools
 import os
 import re
 import sys
@@ -56,8 +57,8 @@ def _blocks(report: str) -> list[str]:
     """The report split into one text per 'Direct/Indirect leak of' block."""
     starts = [m.start() for m in patterns.LSAN_BLOCK.finditer(report)]
     end = report.find("SUMMARY:")
-    bounds = starts + [end if end != -1 else len(report)]
-    return [report[a:b] for a, b in zip(bounds, bounds[1:])]
+    bounds = [*starts, end if end != -1 else len(report)]
+    return [report[a:b] for a, b in itertools.pairwise(bounds)]
 
 
 def check(target: TargetCode) -> LeakCheck:

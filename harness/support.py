@@ -19,7 +19,8 @@ SOURCE = os.path.join(os.path.dirname(__file__), "data", "ffih_support.c")
 @functools.cache
 def support_library() -> ctypes.CDLL:
     """Compile (first time only) and load the support library."""
-    source = open(SOURCE, "rb").read()
+    with open(SOURCE, "rb") as handle:
+        source = handle.read()
     toolchain = find_toolchain()
     key = hashlib.sha256(source + toolchain.version.encode()).hexdigest()[:16]
     path = cache_root() / f"ffih_support-{key}.so"

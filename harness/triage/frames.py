@@ -51,7 +51,8 @@ class TargetCode:
     modules: tuple[str, ...] = ()
 
     @classmethod
-    def for_paths(cls, roots: list[Path] | tuple[Path, ...] = (), modules: tuple[str, ...] = ()) -> TargetCode:
+    def for_paths(cls, roots: list[Path] | tuple[Path, ...] = (),
+                  modules: tuple[str, ...] = ()) -> TargetCode:
         return cls(tuple(str(Path(r).resolve()) + "/" for r in roots), modules)
 
     def __call__(self, function: str, file: str, module: str) -> bool:

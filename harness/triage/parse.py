@@ -141,10 +141,9 @@ def parse_python(text: str, offset: int, target: TargetCode) -> list[Finding]:
     for line in lines[1:]:
         if (found := patterns.PY_FRAME.match(line)) is not None:
             py_frames.append((found["file"], int(found["line"]), found["function"]))
-        elif line and not line.startswith(" ") and py_frames:
-            if (exc := patterns.PY_EXCEPTION.match(line)) is not None:
-                summary = line.strip()
-                break
+        elif line and not line.startswith(" ") and py_frames and patterns.PY_EXCEPTION.match(line):
+            summary = line.strip()
+            break
     frames = tuple(Frame(i, fn, file, line, "", target(fn, file, ""))
                    for i, (file, line, fn) in enumerate(reversed(py_frames)))
     exc_type = summary.split(":")[0] if summary else "Exception"

@@ -189,14 +189,19 @@ class Store:
 
     # -- calls that may notify subscribers -------------------------------------------
     def _mutate(self, function: Any, *args: Any) -> int:
+        """Call a libkv function that may notify subscribers; the caller takes ownership of
+        any outputs first, then calls _settle (a callback error must not leak them)."""
         ptr = self._live()
         self._busy += 1
         try:
-            status = function(ptr, *args)
+            return function(ptr, *args)
         finally:
             self._busy -= 1
+
+    def _settle(self, status: int) -> None:
+        """Raise a subscriber's exception from the last call, else the call's own error."""
         self._reraise_callback_errors()
-        return status
+        _raise_for(status)
 
     def _reraise_callback_errors(self) -> None:
         if self._callback_errors:
@@ -213,15 +218,15 @@ class Store:
                 raise MemoryError("malloc failed")
             if data:
                 ffi.memmove(buf, data, len(data))
-            _raise_for(self._mutate(lib.kv_put_owned, raw_key, ffi.cast("uint8_t *", buf), len(data)))
+            self._settle(self._mutate(lib.kv_put_owned, raw_key, ffi.cast("uint8_t *", buf), len(data)))
         else:
-            _raise_for(self._mutate(lib.kv_putn, raw_key, len(raw_key), data, len(data)))
+            self._settle(self._mutate(lib.kv_putn, raw_key, len(raw_key), data, len(data)))
 
     def __setitem__(self, key: str | bytes, value: bytes) -> None:
         self.put(key, value)
 
     def delete(self, key: str | bytes) -> None:
-        _raise_for(self._mutate(lib.kv_delete, _key(key)))
+        self._settle(self._mutate(lib.kv_delete, _key(key)))
 
     def __delitem__(self, key: str | bytes) -> None:
         self.delete(key)
@@ -230,18 +235,20 @@ class Store:
         """Remove key and return its value (ownership moves out of libkv)."""
         out = ffi.new("uint8_t **")
         out_len = ffi.new("size_t *")
-        _raise_for(self._mutate(lib.kv_take, _key(key), out, out_len))
-        return _take_owned(out[0], out_len[0])
+        status = self._mutate(lib.kv_take, _key(key), out, out_len)
+        value = _take_owned(out[0], out_len[0]) if status == KV_OK else b""
+        self._settle(status)
+        return value
 
     def load(self, snapshot: bytes) -> None:
         """Add every entry of a snapshot (all or nothing)."""
         data = bytes(snapshot)
-        _raise_for(self._mutate(lib.kv_snapshot_load, data, len(data)))
+        self._settle(self._mutate(lib.kv_snapshot_load, data, len(data)))
 
     def dispatch(self, *, threaded: bool = False) -> None:
         """Deliver queued notifications of a deferred store, optionally from a worker thread."""
         function = lib.kv_dispatch_threaded if threaded else lib.kv_dispatch
-        _raise_for(self._mutate(function))
+        self._settle(self._mutate(function))
 
     # -- reads -----------------------------------------------------------------------
     def get(self, key: str | bytes, default: bytes | None = None) -> bytes | None:

@@ -1,0 +1,53 @@
+# ffi-harness - `make test` and `make fuzz` each set up everything they need on a fresh
+# Debian machine: clang-19 (apt, when root), a .venv, the pinned Python dependencies.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+FFI := $(VENV)/bin/ffi-harness
+STAMP := $(VENV)/.installed
+FUZZ_TIME ?= 60
+JOBS ?= 2
+VARIANT ?= clean
+FUZZERS ?= all
+PYTEST_ARGS ?=
+
+.PHONY: setup toolchain build test test-fast fuzz replay ci lint clean
+
+setup: toolchain $(STAMP)
+
+toolchain:
+	@./scripts/ensure-toolchain.sh
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install -q --upgrade pip >/dev/null 2>&1 || true
+	$(PY) -m pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+build: setup
+	$(FFI) build --variant clean
+	$(FFI) build --variant planted
+
+test: setup
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+test-fast: setup
+	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
+
+fuzz: setup
+	$(FFI) fuzz $(FUZZERS) --time $(FUZZ_TIME) --jobs $(JOBS) --variant $(VARIANT) || test $$? -eq 1
+
+replay: setup
+	$(FFI) replay corpus/crashes --variant planted
+
+ci: setup
+	$(FFI) ci
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache .ruff_cache .hypothesis *.egg-info
+	rm -rf $${XDG_CACHE_HOME:-$$HOME/.cache}/ffi-harness

@@ -1,0 +1,7 @@
+"""python -m harness: the ffi-harness command line."""
+
+import sys
+
+from harness.cli import main
+
+sys.exit(main())

@@ -1,0 +1,293 @@
+"""Fuzz campaigns: run fuzzers as libFuzzer worker processes, restart after every crash,
+parse what they print into Findings, and keep per-fuzzer statistics.
+
+A worker is one libFuzzer run of a fuzzer script. When it ends on a finding the campaign
+records it (deduplicated by stack hash), removes the input from the working corpus, and
+starts a new worker with the next seed until the fuzzer's budget (seconds or executions)
+is spent - so one crash never ends a campaign.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.fuzzers import FuzzerSpec
+from harness.fuzzing import ENV_TARGET, ENV_VARIANT
+from harness.runtime import SanitizerOptions, child_environment
+from harness.target import Target
+from harness.triage import Finding, TargetCode, parse_report
+
+PROGRESS = re.compile(r"^#(?P<execs>\d+)\s+\w+\s+cov: (?P<cov>\d+) ft: (?P<ft>\d+) corp: (?P<corp>\d+)/")
+FINAL_EXECS = re.compile(r"^stat::number_of_executed_units: (?P<execs>\d+)", re.M)
+ARTIFACT = re.compile(r"Test unit written to (?P<path>\S+)")
+FAST_REPEAT_LIMIT = 3  # a fuzzer whose worker dies at once with the same bug this often stops
+
+
+@dataclass(frozen=True)
+class CampaignConfig:
+    """What to fuzz and for how long. Exactly one of seconds / runs bounds each fuzzer."""
+
+    fuzzers: tuple[FuzzerSpec, ...]
+    target: Target
+    variant: str
+    out_dir: Path
+    seconds: float | None = 60.0
+    runs: int | None = None
+    jobs: int = 1
+    seed: int = 1
+    input_timeout: int = 10
+    rss_limit_mb: int = 2048
+    max_len: int | None = None
+    use_seeds: bool = True
+    extra_args: tuple[str, ...] = ()
+
+
+@dataclass
+class FuzzerStats:
+    """Running totals of one fuzzer over all its workers."""
+
+    execs: int = 0
+    seconds: float = 0.0
+    coverage: int = 0
+    features: int = 0
+    corpus_size: int = 0
+    workers: int = 0
+    findings: int = 0
+
+    @property
+    def exec_per_s(self) -> float:
+        return self.execs / self.seconds if self.seconds else 0.0
+
+    def to_dict(self) -> dict[str, float | int]:
+        return {"execs": self.execs, "exec_per_s": round(self.exec_per_s, 1), "coverage": self.coverage,
+                "features": self.features, "corpus_size": self.corpus_size, "workers": self.workers,
+                "seconds": round(self.seconds, 2)}
+
+
+@dataclass
+class CampaignFinding:
+    """A distinct finding of the campaign, with where and when it was first seen."""
+
+    finding: Finding
+    fuzzer: str
+    artifact: Path | None
+    report: str
+    seconds_to_find: float
+    count: int = 1
+
+    def to_dict(self) -> dict[str, object]:
+        f = self.finding
+        return {"kind": f.kind, "function": f.function, "file": f.file, "line": f.line,
+                "stack_hash": f.stack_hash, "artifact": str(self.artifact) if self.artifact else None,
+                "fuzzer": self.fuzzer, "seconds_to_find": round(self.seconds_to_find, 2),
+                "title": f.title, "access": f.access, "size": f.size, "count": self.count,
+                "summary": f.summary}
+
+
+@dataclass
+class CampaignResult:
+    """Everything a campaign found and measured."""
+
+    config: CampaignConfig
+    stats: dict[str, FuzzerStats] = field(default_factory=dict)
+    findings: dict[str, CampaignFinding] = field(default_factory=dict)
+    seconds: float = 0.0
+    stopped: str = ""
+
+    def to_dict(self) -> dict[str, object]:
+        ordered = sorted(self.findings.values(), key=lambda f: f.seconds_to_find)
+        return {"target": self.config.target.name, "variant": self.config.variant,
+                "seconds": round(self.seconds, 2), "out_dir": str(self.config.out_dir),
+                "findings": [f.to_dict() for f in ordered],
+                "fuzzers": {name: s.to_dict() for name, s in self.stats.items()},
+                "stopped": self.stopped}
+
+
+Event = Callable[[str, dict], None]
+
+
+class Campaign:
+    """Runs a CampaignConfig; thread-safe bookkeeping of stats and findings."""
+
+    def __init__(self, config: CampaignConfig, on_event: Event | None = None) -> None:
+        self.config = config
+        self.result = CampaignResult(config, {f.name: FuzzerStats() for f in config.fuzzers})
+        self.on_event = on_event or (lambda kind, data: None)
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.processes: set[subprocess.Popen[bytes]] = set()
+        self.target_code = TargetCode.for_paths([config.target.root])
+        self.started = time.monotonic()
+
+    # -- scheduling ------------------------------------------------------------------
+    def _tasks(self) -> list[tuple[FuzzerSpec, int, float | None]]:
+        """(fuzzer, worker number, seconds) for every worker thread to run."""
+        fuzzers, jobs = self.config.fuzzers, max(1, self.config.jobs)
+        seconds = self.config.seconds
+        if len(fuzzers) >= jobs:
+            share = seconds * jobs / len(fuzzers) if seconds else None
+            return [(f, 0, share) for f in fuzzers]
+        tasks = []
+        for index, f in enumerate(fuzzers):
+            count = jobs // len(fuzzers) + (1 if index < jobs % len(fuzzers) else 0)
+            tasks += [(f, worker, seconds) for worker in range(count)]
+        return tasks
+
+    def run(self) -> CampaignResult:
+        """Run every fuzzer to its budget (or until stop()); return the result."""
+        self.config.out_dir.mkdir(parents=True, exist_ok=True)
+        tasks = self._tasks()
+        with ThreadPoolExecutor(max_workers=max(1, self.config.jobs)) as pool:
+            futures = [pool.submit(self._run_fuzzer, *task) for task in tasks]
+            for future in futures:
+                future.result()
+        self.result.seconds = time.monotonic() - self.started
+        for spec in self.config.fuzzers:
+            self.result.stats[spec.name].corpus_size = _count_files(self._work_corpus(spec))
+        return self.result
+
+    def request_stop(self, reason: str) -> None:
+        """End the campaign soon: running workers are interrupted, found results kept."""
+        self.result.stopped = reason
+        self.stop.set()
+        with self.lock:
+            for process in list(self.processes):
+                if process.poll() is None:
+                    process.send_signal(2)  # SIGINT: libFuzzer prints final stats and exits
+
+    # -- one fuzzer ------------------------------------------------------------------
+    def _work_corpus(self, spec: FuzzerSpec) -> Path:
+        return self.config.out_dir / spec.name / "corpus"
+
+    def _run_fuzzer(self, spec: FuzzerSpec, worker: int, seconds: float | None) -> None:
+        stats = self.result.stats[spec.name]
+        fuzzer_started = time.monotonic()
+        deadline = fuzzer_started + seconds if seconds else None
+        runs_left = self.config.runs
+        seed = self.config.seed + 1000 * worker
+        fast_repeats: list[str] = []
+        while not self.stop.is_set():
+            remaining = deadline - time.monotonic() if deadline else None
+            if (remaining is not None and remaining < 1) or (runs_left is not None and runs_left <= 0):
+                break
+            began = time.monotonic()
+            execs, finding = self._run_worker(spec, worker, seed, remaining, runs_left, fuzzer_started)
+            with self.lock:
+                stats.execs += execs
+                stats.seconds += time.monotonic() - began
+                stats.workers += 1
+            if runs_left is not None:
+                runs_left -= max(execs, 1)
+            seed += 1
+            if finding is None:
+                if runs_left is None and remaining is None:
+                    break
+                continue
+            quick = time.monotonic() - began < 5
+            fast_repeats = [*fast_repeats, finding] if quick else []
+            if len(fast_repeats) >= FAST_REPEAT_LIMIT and len(set(fast_repeats[-FAST_REPEAT_LIMIT:])) == 1:
+                self.on_event("stalled", {"fuzzer": spec.name, "stack_hash": finding})
+                break
+
+    def _command(self, spec: FuzzerSpec, worker: int, seed: int, seconds: float | None,
+                 runs: int | None) -> list[str]:
+        corpus = self._work_corpus(spec)
+        artifacts = self.config.out_dir / spec.name / "artifacts"
+        corpus.mkdir(parents=True, exist_ok=True)
+        artifacts.mkdir(parents=True, exist_ok=True)
+        command = [sys.executable, str(spec.script), str(corpus)]
+        if self.config.use_seeds and spec.seeds.is_dir():
+            command.append(str(spec.seeds))
+        command += [f"-artifact_prefix={artifacts}/", f"-seed={seed}", "-print_final_stats=1",
+                    f"-timeout={self.config.input_timeout}", f"-rss_limit_mb={self.config.rss_limit_mb}",
+                    "-reload=1"]
+        if spec.dictionary:
+            command.append(f"-dict={spec.dictionary}")
+        if self.config.max_len:
+            command.append(f"-max_len={self.config.max_len}")
+        if seconds is not None:
+            command.append(f"-max_total_time={max(1, int(seconds))}")
+        if runs is not None:
+            command.append(f"-runs={runs}")
+        return command + list(self.config.extra_args)
+
+    def _run_worker(self, spec: FuzzerSpec, worker: int, seed: int, seconds: float | None,
+                    runs: int | None, fuzzer_started: float) -> tuple[int, str | None]:
+        """One libFuzzer process; returns (executions, stack hash of its finding or None)."""
+        env = child_environment(SanitizerOptions(rss_limit_mb=self.config.rss_limit_mb + 1024))
+        env[ENV_VARIANT] = self.config.variant
+        env[ENV_TARGET] = str(self.config.target.spec_path)
+        env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
+        env["PYTHONUNBUFFERED"] = "1"  # atheris prints Python exceptions on stdout: keep the order
+        log_path = self.config.out_dir / spec.name / f"worker-{worker}-seed-{seed}.log"
+        command = self._command(spec, worker, seed, seconds, runs)
+        with open(log_path, "wb") as log:
+            process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                       env=env, start_new_session=True)
+            with self.lock:
+                self.processes.add(process)
+            execs = self._follow(spec, process, log)
+            process.wait()
+            with self.lock:
+                self.processes.discard(process)
+        text = log_path.read_text(errors="replace")
+        final = FINAL_EXECS.search(text)
+        execs = int(final["execs"]) if final else execs
+        findings = parse_report(text, self.target_code)
+        if not findings:
+            return execs, None
+        artifact_match = ARTIFACT.search(text)
+        artifact = Path(artifact_match["path"]) if artifact_match else None
+        self._record(spec, findings[0], artifact, text, time.monotonic() - fuzzer_started)
+        return execs, findings[0].stack_hash
+
+    def _follow(self, spec: FuzzerSpec, process: subprocess.Popen[bytes], log: object) -> int:
+        """Copy the worker's output to its log while reading progress lines."""
+        stats = self.result.stats[spec.name]
+        execs = 0
+        assert process.stdout is not None
+        for raw in process.stdout:
+            log.write(raw)  # type: ignore[attr-defined]
+            match = PROGRESS.match(raw.decode("utf-8", "replace"))
+            if match:
+                execs = int(match["execs"])
+                with self.lock:
+                    stats.coverage = max(stats.coverage, int(match["cov"]))
+                    stats.features = max(stats.features, int(match["ft"]))
+                    stats.corpus_size = max(stats.corpus_size, int(match["corp"]))
+                self.on_event("progress", {"fuzzer": spec.name, "execs": stats.execs + execs,
+                                           "coverage": stats.coverage, "corpus": stats.corpus_size})
+        return execs
+
+    def _record(self, spec: FuzzerSpec, finding: Finding, artifact: Path | None, report: str,
+                seconds: float) -> None:
+        if artifact is not None:  # a leak or slow input may sit in the corpus: keep it out
+            (self._work_corpus(spec) / artifact.name.split("-", 1)[-1]).unlink(missing_ok=True)
+        with self.lock:
+            self.result.stats[spec.name].findings += 1
+            known = self.result.findings.get(finding.stack_hash)
+            if known:
+                known.count += 1
+                return
+            self.result.findings[finding.stack_hash] = CampaignFinding(
+                finding, spec.name, artifact, report, seconds)
+        self.on_event("finding", {"fuzzer": spec.name, "title": finding.title,
+                                  "stack_hash": finding.stack_hash, "seconds": seconds})
+
+
+def _count_files(folder: Path) -> int:
+    return sum(1 for p in folder.iterdir() if p.is_file()) if folder.is_dir() else 0
+
+
+def run_campaign(config: CampaignConfig, on_event: Event | None = None) -> CampaignResult:
+    """Run a campaign to the end of its budget."""
+    return Campaign(config, on_event).run()

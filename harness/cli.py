@@ -1,0 +1,185 @@
+"""The ffi-harness command line: build, fuzz, replay, reproduce, dict, bugs.
+
+Exit codes: 0 ran and found nothing, 1 findings, 2 usage or setup error (one line on stderr).
+Configuration: command line first, then FFI_HARNESS_* environment variables, then defaults.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+from harness.errors import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, HarnessError, UsageError
+from harness.target import PROJECT_ROOT, resolve_target
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    return os.environ.get(f"FFI_HARNESS_{name}", default)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--target", default=_env("TARGET"),
+                        help="embedded target name (kv, the default) or path to a target.toml")
+    parser.add_argument("--variant", default=_env("VARIANT", "clean"),
+                        help="clean (default), planted (every planted bug), or one bug id")
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from harness.build import build
+
+    target = resolve_target(args.target)
+    started = time.monotonic()
+    built = build(target, target.check_variant(args.variant))
+    print(f"{built.path} ({time.monotonic() - started:.1f} s, bugs in: "
+          f"{', '.join(b.id for b in built.bugs) or 'none'})")
+    return EXIT_OK
+
+
+def cmd_bugs(args: argparse.Namespace) -> int:
+    target = resolve_target(args.target)
+    if args.json:
+        print(json.dumps([bug.__dict__ for bug in target.bugs], indent=2))
+        return EXIT_OK
+    for bug in target.bugs:
+        print(f"{bug.id:30} {bug.surface:10} {bug.kind:24} {bug.function}")
+    return EXIT_OK
+
+
+def cmd_dict(args: argparse.Namespace) -> int:
+    from harness.dictionary import header_dictionary
+
+    target = resolve_target(args.target)
+    print(header_dictionary(target.header), end="")
+    return EXIT_OK
+
+
+def cmd_fuzz(args: argparse.Namespace) -> int:
+    from harness.build import build
+    from harness.campaign import Campaign, CampaignConfig
+    from harness.fuzzers import resolve_fuzzers
+
+    target = resolve_target(args.target)
+    variant = target.check_variant(args.variant)
+    fuzzers = resolve_fuzzers(args.fuzzers)
+    if args.time is not None and args.time <= 0:
+        raise UsageError(f"--time must be positive, got {args.time!r}")
+    build(target, variant)  # fail early, once, with one message
+    out_dir = Path(args.out or PROJECT_ROOT / "runs" / time.strftime("%Y%m%d-%H%M%S"))
+    seconds = None if args.runs and args.time is None else (args.time or 60.0)
+    config = CampaignConfig(tuple(fuzzers), target, variant, out_dir, seconds=seconds, runs=args.runs,
+                            jobs=args.jobs, seed=args.seed, use_seeds=not args.no_seeds)
+
+    def on_event(kind: str, data: dict) -> None:
+        if kind == "finding":
+            print(f"[{data['seconds']:7.1f}s] {data['fuzzer']}: {data['title']} ({data['stack_hash']})",
+                  file=sys.stderr if args.json else sys.stdout, flush=True)
+        elif kind == "stalled":
+            print(f"{data['fuzzer']}: stopped, every new worker dies at once on {data['stack_hash']}",
+                  file=sys.stderr, flush=True)
+
+    campaign = Campaign(config, on_event)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda s, f: campaign.request_stop(signal.Signals(s).name))
+    result = campaign.run()
+    summary = result.to_dict()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        _print_summary(summary)
+    return EXIT_FINDINGS if result.findings else EXIT_OK
+
+
+def _print_summary(summary: dict) -> None:
+    print(f"\ncampaign on {summary['target']} ({summary['variant']}), {summary['seconds']:.0f} s, "
+          f"results in {summary['out_dir']}")
+    print(f"{'fuzzer':10} {'execs':>10} {'exec/s':>8} {'cov':>6} {'corpus':>7}")
+    for name, stats in summary["fuzzers"].items():
+        print(f"{name:10} {stats['execs']:>10} {stats['exec_per_s']:>8.0f} {stats['coverage']:>6} "
+              f"{stats['corpus_size']:>7}")
+    print(f"\n{len(summary['findings'])} distinct finding(s)")
+    for f in summary["findings"]:
+        print(f"  {f['seconds_to_find']:7.1f}s {f['fuzzer']:10} {f['title']}  x{f['count']}  {f['artifact']}")
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    """Run the catalogue's reproducers, each in its own process, under the bug's variant."""
+    from harness.isolate import run_function
+
+    target = resolve_target(args.target)
+    reproducers = target.root / "reproducers.py"
+    bugs = [target.bug(b) for b in args.bugs] if args.bugs else list(target.bugs)
+    results, failures = [], 0
+    for bug in bugs:
+        result = run_function(f"{reproducers}:{bug.id.replace('-', '_')}", target, bug.id)
+        found = result.finding
+        ok = found is not None and found.kind == bug.kind and found.function == bug.function
+        failures += not ok
+        results.append({"bug": bug.id, "expected": f"{bug.kind} in {bug.function}",
+                        "got": found.title if found else "quiet", "ok": ok})
+        if not args.json:
+            print(f"{'ok  ' if ok else 'FAIL'} {bug.id:30} {found.title if found else 'quiet'}")
+    if args.json:
+        print(json.dumps({"results": results}))
+    return EXIT_FINDINGS if failures else EXIT_OK
+
+
+def parser() -> argparse.ArgumentParser:
+    """The argparse parser of every subcommand."""
+    root = argparse.ArgumentParser(prog="ffi-harness", description=__doc__.splitlines()[0])
+    sub = root.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("build", help="build the sanitized extension of a target variant")
+    _common(p)
+    p.set_defaults(run=cmd_build)
+
+    p = sub.add_parser("fuzz", help="run a fuzz campaign")
+    _common(p)
+    p.add_argument("fuzzers", nargs="*", default=["all"], help="fuzzer names, or all")
+    p.add_argument("--time", type=float, default=None, help="campaign seconds (default 60)")
+    p.add_argument("--runs", type=int, default=None, help="executions per fuzzer instead of --time")
+    p.add_argument("--jobs", type=int, default=int(_env("JOBS", "1") or 1), help="parallel workers")
+    p.add_argument("--seed", type=int, default=1, help="first libFuzzer seed")
+    p.add_argument("--out", default=None, help="run folder (default runs/TIMESTAMP)")
+    p.add_argument("--no-seeds", action="store_true", help="start from an empty corpus")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON, last on stdout")
+    p.set_defaults(run=cmd_fuzz)
+
+    p = sub.add_parser("reproduce", help="run the planted bugs' reproducers under their variants")
+    _common(p)
+    p.add_argument("bugs", nargs="*", help="bug ids (default: all)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=cmd_reproduce)
+
+    p = sub.add_parser("bugs", help="list the target's planted-bug catalogue")
+    _common(p)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=cmd_bugs)
+
+    p = sub.add_parser("dict", help="print the libFuzzer dictionary derived from the target's header")
+    _common(p)
+    p.set_defaults(run=cmd_dict)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit code."""
+    args = parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except HarnessError as exc:
+        print(f"ffi-harness: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("ffi-harness: interrupted", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,41 @@
+"""Shared fixtures. The pytest process itself runs under the sanitizer runtime (the
+ffi-harness pytest plugin re-execs it: ffi_harness_sanitize = true in pyproject.toml), so
+in-process tests of the clean library are sanitized; anything expected to crash runs in
+a child process (harness.isolate)."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness import leaks
+from harness.loader import Loaded, load
+from harness.runtime import under_runtime
+from harness.target import Target, resolve_target
+from harness.triage import TargetCode
+
+assert under_runtime(), "the ffi-harness pytest plugin should have re-exec'd pytest under ASan"
+
+
+@pytest.fixture(scope="session")
+def target() -> Target:
+    return resolve_target(None)
+
+
+@pytest.fixture(scope="session")
+def kv(target: Target) -> Loaded:
+    """The clean embedded target, loaded in this (sanitized) process."""
+    return load(target, "clean")
+
+
+@pytest.fixture(scope="session")
+def target_code(target: Target) -> TargetCode:
+    return TargetCode.for_paths([target.root])
+
+
+@pytest.fixture
+def no_target_leaks(target_code: TargetCode):
+    """Fails the test when it leaves memory allocated through target code unreachable."""
+    leaks.check(target_code)  # forget what earlier tests left
+    yield
+    found = leaks.check(target_code)
+    assert not found, found.report
