@@ -40,17 +40,26 @@ def available() -> bool:
 
 
 def _capture_stderr(function: ctypes._CFuncPtr) -> str:  # type: ignore[name-defined]
+    """Call function with fd 2 redirected to a named temporary file; return what it wrote.
+
+    A named file, not tempfile.TemporaryFile: with an O_TMPFILE descriptor as fd 2,
+    LeakSanitizer's check failed intermittently (exit 1, no report) on this machine.
+    """
     sys.stderr.flush()
+    fd, path = tempfile.mkstemp(prefix="ffih-lsan-", suffix=".txt")
     saved = os.dup(2)
-    with tempfile.TemporaryFile() as capture:
-        os.dup2(capture.fileno(), 2)
+    try:
+        os.dup2(fd, 2)
         try:
             function()
         finally:
             os.dup2(saved, 2)
-            os.close(saved)
-        capture.seek(0)
-        return capture.read().decode("utf-8", "replace")
+        with open(path, "rb") as capture:
+            return capture.read().decode("utf-8", "replace")
+    finally:
+        os.close(saved)
+        os.close(fd)
+        os.unlink(path)
 
 
 def _blocks(report: str) -> list[str]:

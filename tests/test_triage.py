@@ -11,10 +11,16 @@ import pytest
 from harness.triage import Finding, TargetCode, parse_report, primary_finding
 
 FIXTURES = Path(__file__).parent / "fixtures" / "reports"
+PROJECT = str(Path(__file__).resolve().parent.parent)
+
+
+def report(name: str) -> str:
+    """A captured report, its @PROJECT@ placeholder set to this checkout's path."""
+    return (FIXTURES / name).read_text().replace("@PROJECT@", PROJECT)
 
 
 def parse(name: str, target_code: TargetCode) -> Finding:
-    finding = primary_finding((FIXTURES / name).read_text(), target_code)
+    finding = primary_finding(report(name), target_code)
     assert finding is not None, name
     return finding
 
@@ -50,7 +56,7 @@ def test_libfuzzer_timeout_and_out_of_memory(target_code):
 
 
 def test_uncaught_python_exception_beats_the_exit_that_follows(target_code):
-    findings = parse_report((FIXTURES / "python-exception.txt").read_text(), target_code)
+    findings = parse_report(report("python-exception.txt"), target_code)
     assert [f.kind for f in findings] == ["python-exception"]
     assert findings[0].signature == "KeyError" and findings[0].function == "one"
 
@@ -76,7 +82,7 @@ def _scrub(text: str) -> str:
 
 def test_stack_hash_ignores_addresses_and_build_paths(target, target_code):
     for bug in target.bugs:
-        text = (FIXTURES / f"{bug.id}.txt").read_text()
+        text = report(f"{bug.id}.txt")
         assert primary_finding(_scrub(text), target_code).stack_hash == \
             primary_finding(text, target_code).stack_hash, bug.id
 
@@ -89,7 +95,7 @@ def test_different_bugs_hash_differently(target, target_code):
 @pytest.mark.parametrize("cut", [40, 200, 400, 700])
 def test_truncated_reports_still_give_a_finding(cut, target, target_code):
     for bug in target.bugs:
-        text = (FIXTURES / f"{bug.id}.txt").read_text()
+        text = report(f"{bug.id}.txt")
         start = text.find("ERROR:") if "ERROR:" in text else text.find("runtime error")
         if start < 0:
             continue
