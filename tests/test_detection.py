@@ -4,6 +4,9 @@ same reproducer under the clean build is quiet (exit 0, no report, leak check in
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from harness.isolate import run_function
@@ -37,3 +40,16 @@ def test_same_reproducer_is_quiet_on_the_clean_build(target, bug):
 def test_planted_variant_has_every_bug_and_canaries(target):
     result = run_function(_reproducer(target, target.bug("strerror-oob")), target, "planted")
     assert result.finding is not None and result.finding.kind == "global-buffer-overflow"
+
+
+def test_canaries_tell_reached_from_triggered(target):
+    probe = f"{Path(__file__).parent / 'helpers' / 'canary_probe.py'}:probe"
+    result = run_function(probe, target, "strerror-oob")
+    assert result.returncode == 0, result.stderr[-2000:]
+    canaries = json.loads(result.stdout.strip().splitlines()[-1])
+    assert set(canaries) == {b.id for b in target.bugs if not b.in_binding}
+    assert canaries["take-stale-cache"] == [1, 1]
+    assert canaries["replace-leak"][0] >= 1 and canaries["replace-leak"][1] == 0
+    assert canaries["abort-on-type"] == [0, 0]
+    clean = run_function(probe, target, "clean")
+    assert json.loads(clean.stdout.strip().splitlines()[-1]) == {}
