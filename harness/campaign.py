@@ -280,7 +280,7 @@ class Campaign:
                 return
             self.result.findings[finding.stack_hash] = CampaignFinding(
                 finding, spec.name, artifact, report, seconds)
-        self.on_event("finding", {"fuzzer": spec.name, "title": finding.title,
+        self.on_event("finding", {"fuzzer": spec.name, "title": finding.title, "finding": finding,
                                   "stack_hash": finding.stack_hash, "seconds": seconds})
 
 

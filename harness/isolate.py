@@ -12,9 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness import leaks
 from harness.runtime import SanitizerOptions, child_environment
 from harness.target import Target
 from harness.triage import Finding, TargetCode, parse_report
+
+LEAK_CHECK_ATTEMPTS = 3  # see harness.leaks.tracer_failed
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,7 @@ class ChildResult:
     findings: tuple[Finding, ...]
     timed_out: bool
     seconds: float
+    pid: int = 0
 
     @property
     def finding(self) -> Finding | None:
@@ -62,7 +66,7 @@ def run_command(command: list[str], target: Target, *, timeout: float = 60.0,
     findings = tuple(parse_report(stdout + stderr, target_code(target)))
     if timed_out and not findings:
         findings = (Finding("timeout", "harness", (), None, None, f"no result after {timeout:.0f} s"),)
-    return ChildResult(process.returncode, stdout, stderr, findings, timed_out, seconds)
+    return ChildResult(process.returncode, stdout, stderr, findings, timed_out, seconds, process.pid)
 
 
 def run_function(reference: str, target: Target, variant: str, *, argument: Any = None,
@@ -72,4 +76,8 @@ def run_function(reference: str, target: Target, variant: str, *, argument: Any 
     spec = {"target": str(target.spec_path or target.name), "variant": variant, "call": reference,
             "argument": argument, "leak_check": leak_check}
     command = [sys.executable, "-m", "harness.child", json.dumps(spec)]
-    return run_command(command, target, timeout=timeout, options=options)
+    for _ in range(LEAK_CHECK_ATTEMPTS):
+        result = run_command(command, target, timeout=timeout, options=options)
+        if not (result.returncode == 1 and not result.findings and leaks.tracer_failed(result.pid)):
+            break
+    return result

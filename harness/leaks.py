@@ -39,14 +39,36 @@ def available() -> bool:
     return hasattr(ctypes.CDLL(None), "__lsan_do_recoverable_leak_check")
 
 
-def _capture_stderr(function: ctypes._CFuncPtr) -> str:  # type: ignore[name-defined]
-    """Call function with fd 2 redirected to a named temporary file; return what it wrote.
+TRACER_FAILURE = "LeakSanitizer has encountered a fatal error"
 
-    A named file, not tempfile.TemporaryFile: with an O_TMPFILE descriptor as fd 2,
-    LeakSanitizer's check failed intermittently (exit 1, no report) on this machine.
+
+def capture_path(pid: int) -> str:
+    """Where process pid's leak check writes LeakSanitizer's output while it runs."""
+    return os.path.join(tempfile.gettempdir(), f"ffih-lsan-{pid}.txt")
+
+
+def tracer_failed(pid: int) -> bool:
+    """True when process pid died inside a leak check because LeakSanitizer's tracer crashed
+    (an intermittent upstream failure, google/sanitizers#1353: the fix is to run again).
+    Removes the leftover capture file."""
+    path = capture_path(pid)
+    try:
+        with open(path, "rb") as handle:
+            failed = TRACER_FAILURE.encode() in handle.read()
+        os.unlink(path)
+    except OSError:
+        return False
+    return failed
+
+
+def _capture_stderr(function: ctypes._CFuncPtr) -> str:  # type: ignore[name-defined]
+    """Call function with fd 2 redirected to this process's capture file; return its output.
+
+    If LeakSanitizer dies during the call, the file stays for the parent (tracer_failed).
     """
     sys.stderr.flush()
-    fd, path = tempfile.mkstemp(prefix="ffih-lsan-", suffix=".txt")
+    path = capture_path(os.getpid())
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
     saved = os.dup(2)
     try:
         os.dup2(fd, 2)

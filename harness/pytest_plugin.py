@@ -13,7 +13,7 @@ from collections.abc import Generator
 
 import pytest
 
-from harness.runtime import ensure_runtime
+from harness.runtime import SanitizerOptions, ensure_runtime
 
 SANITIZE_HELP = "run the test process under ffi-harness's sanitizer runtime (ASan + UBSan + LSan)"
 
@@ -41,5 +41,7 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
     ini = early_config.inicfg.get("ffi_harness_sanitize", False)
     if wants_sanitizer(early_config.known_args_namespace.sanitize,
                        os.environ.get("FFI_HARNESS_SANITIZE"), getattr(ini, "value", ini)):
-        ensure_runtime()
+        # in-process and forked examples crash fast (triage symbolizes the frames it needs);
+        # a small quarantine keeps the process small, so forking an example stays cheap
+        ensure_runtime(SanitizerOptions(symbolize=False).with_asan(quarantine_size_mb=16))
     return (yield)

@@ -41,7 +41,7 @@ def test_every_planted_bug_report_parses_to_its_catalogue_entry(target, target_c
     ("count-overflow.txt", "signed-integer-overflow", "signed-integer-overflow in read_header"),
     ("replace-leak.txt", "leak", "leak in kv__dup_value"),
     ("abort-on-type.txt", "abort", "abort in parse_record"),
-    ("binding-handle-not-kept-alive.txt", "callback-after-free", "callback-after-free in kv__notify"),
+    ("binding-handle-not-kept-alive.txt", "callback-after-free", "callback-after-free in sub_release"),
 ])
 def test_titles_read_like_clusterfuzz(name, kind, title, target_code):
     finding = parse(name, target_code)

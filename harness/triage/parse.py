@@ -14,6 +14,7 @@ from collections.abc import Callable
 from harness.triage import patterns
 from harness.triage.finding import Finding
 from harness.triage.frames import Frame, TargetCode, parse_stack
+from harness.triage.symbolize import symbolize_report
 
 UBSAN_KINDS = (  # (message start, kind)
     ("signed integer overflow", "signed-integer-overflow"),
@@ -167,6 +168,7 @@ UNRECOGNIZED = re.compile(r"^==\d+==\s?ERROR: (?P<what>.+)$|^ERROR: (?P<bare>\w+
 def parse_report(text: str, target: TargetCode | None = None) -> list[Finding]:
     """Every Finding in text, the primary (earliest) report first; [] when there is none."""
     target = target or TargetCode()
+    text = symbolize_report(text)
     hits = sorted((m.start(), parser) for pattern, parser in SOURCES for m in pattern.finditer(text))
     findings: list[Finding] = []
     for position, parser in hits:

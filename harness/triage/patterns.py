@@ -63,7 +63,8 @@ PY_EXCEPTION = re.compile(r"^(?P<type>[A-Za-z_][\w.]*(?:Error|Exception|Exit|Int
 #     #1 0x7fdb759d3b29 in kv_get_cstr /work/main/target_c/src/kv_values.c:43:16
 #     #34 0x55f712f2b080 in _start (/root/.pyenv/versions/3.11.7/bin/python3.11+0x1080) (BuildId: a7)
 #     #3 0x7f42 (/lib/x86_64-linux-gnu/libc.so.6+0x2724a) (BuildId: 9f2a)
-FRAME = re.compile(r"^\s*#(?P<index>\d+) 0x(?P<address>[0-9a-f]+)(?: in (?P<rest>.*)| (?P<bare>\(.*))$")
+#     #4 0x7f147ffa6cc0  (/root/.pyenv/versions/3.11.7/lib/libpython3.11.so.1.0+0x1a6cc0)  (symbolize=0)
+FRAME = re.compile(r"^\s*#(?P<index>\d+) 0x(?P<address>[0-9a-f]+)(?: in (?P<rest>.*)|\s+(?P<bare>\(.*))$")
 FRAME_MODULE = re.compile(r"^(?P<function>.*?)\s*\((?P<module>[^()]+?)\+0x(?P<offset>[0-9a-f]+)\)$")
 FRAME_SOURCE = re.compile(r"^(?P<function>.*?) (?P<file>\S+?):(?P<line>\d+)(?::(?P<column>\d+))?$")
 FRAME_FILE_ONLY = re.compile(r"^(?P<function>.*?) (?P<file>/\S+)$")

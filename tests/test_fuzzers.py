@@ -1,0 +1,83 @@
+"""The fuzzers, in bounded seeded runs: quiet on the clean build for 100k executions each,
+each planted C bug found by the fuzzer of its surface with the catalogued kind and function,
+binding bugs by the binding fuzzer, leak checks still alive after a million executions, and
+the `ffi-harness fuzz --json` contract. Times are benchmark figures (bench/), not asserted."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness.campaign import Campaign, CampaignConfig
+from harness.fuzzers import NAMES, fuzzer, resolve_fuzzers
+from harness.runtime import child_environment
+from harness.target import resolve_target
+
+BUGS = resolve_target(None).bugs
+INPUTS = Path(__file__).parent / "fixtures" / "inputs"
+
+
+def campaign(tmp_path: Path, names: list[str], variant: str, runs: int, *, jobs: int = 1,
+             stop_on: tuple[str, str] | None = None) -> Campaign:
+    config = CampaignConfig(tuple(resolve_fuzzers(names)), resolve_target(None), variant,
+                            tmp_path / "run", seconds=None, runs=runs, jobs=jobs, seed=7)
+    holder: list[Campaign] = []
+
+    def on_event(kind: str, data: dict) -> None:
+        found = data.get("finding")
+        if kind == "finding" and stop_on and (found.kind, found.function) == stop_on:
+            holder[0].request_stop("found")
+
+    holder.append(Campaign(config, on_event))
+    holder[0].run()
+    return holder[0]
+
+
+@pytest.mark.slow
+def test_every_fuzzer_is_quiet_on_the_clean_build(tmp_path):
+    run = campaign(tmp_path, ["all"], "clean", 100_000, jobs=2)
+    assert not run.result.findings, [f.finding.title for f in run.result.findings.values()]
+    for name in NAMES:
+        assert run.result.stats[name].execs >= 100_000, (name, run.result.stats[name])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("bug", BUGS, ids=[b.id for b in BUGS])
+def test_fuzzer_of_the_surface_finds_the_bug(tmp_path, bug):
+    run = campaign(tmp_path, [bug.surface], bug.id, 3_000_000, stop_on=(bug.kind, bug.function))
+    found = [(f.finding.kind, f.finding.function) for f in run.result.findings.values()]
+    assert (bug.kind, bug.function) in found, found
+
+
+def test_leak_check_alive_after_a_million_executions(tmp_path):
+    """libFuzzer's own leak detection is off long before; the injected input must still be
+    traced to a leak-<sha1> artifact."""
+    leaking = INPUTS / "ownership-replace-leak"
+    env = child_environment()
+    env.update({"FFI_HARNESS_VARIANT": "replace-leak", "FFI_HARNESS_INJECT": f"{leaking}@1000001",
+                "FFI_HARNESS_LEAK_INTERVAL": "1"})
+    out = subprocess.run([sys.executable, str(fuzzer("ownership").script), "-runs=1100000", "-seed=3",
+                          f"-artifact_prefix={tmp_path}/"], capture_output=True, text=True, env=env,
+                         timeout=900)
+    assert "injected input at execution 1000001" in out.stderr
+    assert "ERROR: LeakSanitizer" in out.stderr and "kv__dup_value" in out.stderr, out.stderr[-3000:]
+    artifact = next(tmp_path.glob("leak-*"))
+    assert artifact.read_bytes() == leaking.read_bytes()
+
+
+def test_fuzz_json_follows_the_design_contract(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "harness", "fuzz", "records", "--variant", "count-overflow",
+                          "--runs", "20000", "--json", "--out", str(tmp_path / "run")],
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 1, out.stderr[-2000:]
+    summary = json.loads(out.stdout.strip().splitlines()[-1])
+    finding = next(f for f in summary["findings"] if f["kind"] == "signed-integer-overflow")
+    assert {"kind", "function", "file", "line", "stack_hash", "artifact", "fuzzer",
+            "seconds_to_find"} <= set(finding)
+    assert finding["function"] == "read_header" and Path(finding["artifact"]).exists()
+    stats = summary["fuzzers"]["records"]
+    assert {"execs", "exec_per_s", "coverage", "corpus_size"} <= set(stats) and stats["execs"] > 0
