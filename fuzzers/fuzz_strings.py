@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import atheris
 
-from harness.driving import boundary_size, exact_buffer
+from harness.driving import addressable, boundary_size, exact_buffer
 from harness.fuzzing import ContractViolation, run_fuzzer, session
 
 S = session()
@@ -134,8 +134,11 @@ def op_borrowed(store: object, fdp: atheris.FuzzedDataProvider, model: dict) -> 
     if view == ffi.NULL:
         expect(key not in model, f"kv_get_borrowed({key!r}) failed")
         return
-    data = ffi.unpack(ffi.cast("char *", view), out_len[0] + 1)  # + the promised NUL
-    expect(data == model.get(key, b"") + b"\0", f"kv_get_borrowed({key!r}) returned {data!r}")
+    data = ffi.unpack(ffi.cast("char *", view), out_len[0])
+    expect(data == model.get(key, b""), f"kv_get_borrowed({key!r}) returned {data!r}")
+    if not addressable(ffi, view + out_len[0], 1) or view[out_len[0]] != 0:
+        raise ContractViolation("missing-nul", f"kv_get_borrowed({key!r}): no NUL after its "
+                                f"{out_len[0]} bytes, which the header promises")
 
 
 def op_delete(store: object, fdp: atheris.FuzzedDataProvider, model: dict) -> None:

@@ -20,8 +20,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.crashstore import CrashStore
 from harness.fuzzers import FuzzerSpec
 from harness.fuzzing import ENV_TARGET, ENV_VARIANT
+from harness.minimize import minimize
 from harness.runtime import SanitizerOptions, child_environment
 from harness.target import Target
 from harness.triage import Finding, TargetCode, parse_report
@@ -49,6 +51,8 @@ class CampaignConfig:
     max_len: int | None = None
     use_seeds: bool = True
     extra_args: tuple[str, ...] = ()
+    crash_dir: Path | None = None  # a CrashStore root: every finding stored (and minimized)
+    minimize: bool = True
 
 
 @dataclass
@@ -83,6 +87,7 @@ class CampaignFinding:
     report: str
     seconds_to_find: float
     count: int = 1
+    stored: Path | None = None
 
     def to_dict(self) -> dict[str, object]:
         f = self.finding
@@ -90,7 +95,8 @@ class CampaignFinding:
                 "stack_hash": f.stack_hash, "artifact": str(self.artifact) if self.artifact else None,
                 "fuzzer": self.fuzzer, "seconds_to_find": round(self.seconds_to_find, 2),
                 "title": f.title, "access": f.access, "size": f.size, "count": self.count,
-                "summary": f.summary}
+                "summary": f.summary, "stored": str(self.stored) if self.stored else None,
+                "replay": f"ffi-harness replay {self.stored or self.artifact} --fuzzer {self.fuzzer}"}
 
 
 @dataclass
@@ -245,10 +251,13 @@ class Campaign:
         findings = parse_report(text, self.target_code)
         if not findings:
             return execs, None
-        artifact_match = ARTIFACT.search(text)
-        artifact = Path(artifact_match["path"]) if artifact_match else None
-        self._record(spec, findings[0], artifact, text, time.monotonic() - fuzzer_started)
-        return execs, findings[0].stack_hash
+        # non-fatal contract violations come first, each followed by its artifact line
+        artifacts = [Path(m["path"]) for m in ARTIFACT.finditer(text)]
+        if len(artifacts) != len(findings):
+            artifacts = artifacts[:1] * len(findings)
+        for finding, artifact in zip(findings, artifacts, strict=True):
+            self._record(spec, finding, artifact, text, time.monotonic() - fuzzer_started)
+        return execs, findings[-1].stack_hash if process.returncode else None
 
     def _follow(self, spec: FuzzerSpec, process: subprocess.Popen[bytes], log: object) -> int:
         """Copy the worker's output to its log while reading progress lines."""
@@ -272,6 +281,7 @@ class Campaign:
                 seconds: float) -> None:
         if artifact is not None:  # a leak or slow input may sit in the corpus: keep it out
             (self._work_corpus(spec) / artifact.name.split("-", 1)[-1]).unlink(missing_ok=True)
+        stored = self._store(spec, finding, artifact, report)
         with self.lock:
             self.result.stats[spec.name].findings += 1
             known = self.result.findings.get(finding.stack_hash)
@@ -279,9 +289,25 @@ class Campaign:
                 known.count += 1
                 return
             self.result.findings[finding.stack_hash] = CampaignFinding(
-                finding, spec.name, artifact, report, seconds)
+                finding, spec.name, artifact, report, seconds, stored=stored)
         self.on_event("finding", {"fuzzer": spec.name, "title": finding.title, "finding": finding,
                                   "stack_hash": finding.stack_hash, "seconds": seconds})
+
+
+    def _store(self, spec: FuzzerSpec, finding: Finding, artifact: Path | None, report: str) -> Path | None:
+        """Put the finding in the crash store first (atomically), then minimize it there."""
+        config = self.config
+        if config.crash_dir is None or artifact is None or not artifact.exists():
+            return None
+        store = CrashStore(config.crash_dir)
+        data = artifact.read_bytes()
+        crash, new = store.add(finding, data, report, target=config.target.name, variant=config.variant,
+                               fuzzer=spec.name)
+        if new and config.minimize and not self.stop.is_set():
+            smaller = minimize(spec, data, config.target, config.variant, finding.stack_hash, finding.kind)
+            if smaller is not None:
+                store.set_minimized(crash, smaller)
+        return crash.folder
 
 
 def _count_files(folder: Path) -> int:

@@ -61,7 +61,7 @@ def cmd_dict(args: argparse.Namespace) -> int:
 def cmd_fuzz(args: argparse.Namespace) -> int:
     from harness.build import build
     from harness.campaign import Campaign, CampaignConfig
-    from harness.fuzzers import resolve_fuzzers
+    from harness.fuzzers import CRASH_DIR, resolve_fuzzers
 
     target = resolve_target(args.target)
     variant = target.check_variant(args.variant)
@@ -71,8 +71,10 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
     build(target, variant)  # fail early, once, with one message
     out_dir = Path(args.out or PROJECT_ROOT / "runs" / time.strftime("%Y%m%d-%H%M%S"))
     seconds = None if args.runs and args.time is None else (args.time or 60.0)
+    crash_dir = None if args.no_store else Path(args.crash_dir) if args.crash_dir else CRASH_DIR
     config = CampaignConfig(tuple(fuzzers), target, variant, out_dir, seconds=seconds, runs=args.runs,
-                            jobs=args.jobs, seed=args.seed, use_seeds=not args.no_seeds)
+                            jobs=args.jobs, seed=args.seed, use_seeds=not args.no_seeds, crash_dir=crash_dir,
+                            minimize=not args.no_minimize)
 
     def on_event(kind: str, data: dict) -> None:
         if kind == "finding":
@@ -105,7 +107,34 @@ def _print_summary(summary: dict) -> None:
               f"{stats['corpus_size']:>7}")
     print(f"\n{len(summary['findings'])} distinct finding(s)")
     for f in summary["findings"]:
-        print(f"  {f['seconds_to_find']:7.1f}s {f['fuzzer']:10} {f['title']}  x{f['count']}  {f['artifact']}")
+        print(f"  {f['seconds_to_find']:7.1f}s {f['fuzzer']:10} {f['title']}  x{f['count']}")
+        print(f"           replay: {f['replay']}")
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from harness.fuzzers import CRASH_DIR
+    from harness.replay import collect_cases, exit_code, relative, replay, summarize
+    from harness.reports import write_junit, write_sarif
+
+    target = resolve_target(args.target)
+    variant = target.check_variant(args.variant)
+    paths = [Path(p) for p in args.paths] or [CRASH_DIR]
+    cases = collect_cases(paths, target, args.fuzzer)
+    results = replay(cases, target, variant, jobs=args.jobs, timeout=args.timeout, rss_limit_mb=args.rss_limit_mb)
+    if args.junit:
+        write_junit(Path(args.junit), results)
+    if args.sarif:
+        write_sarif(Path(args.sarif), results)
+    counts = summarize(results)
+    if args.json:
+        print(json.dumps({"results": [r.to_dict() for r in results], "summary": counts,
+                          "target": target.name, "variant": variant}))
+    else:
+        for r in results:
+            what = r.title or r.detail or ""
+            print(f"{r.verdict:10} {relative(r.input):70} {what}")
+        print(", ".join(f"{n} {v}" for v, n in counts.items()) + f" ({len(results)} inputs, {variant})")
+    return exit_code(results) if results else EXIT_OK
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
@@ -148,8 +177,23 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=1, help="first libFuzzer seed")
     p.add_argument("--out", default=None, help="run folder (default runs/TIMESTAMP)")
     p.add_argument("--no-seeds", action="store_true", help="start from an empty corpus")
+    p.add_argument("--crash-dir", default=_env("CRASH_DIR"), help="crash store (default corpus/crashes)")
+    p.add_argument("--no-store", action="store_true", help="do not store findings in the crash store")
+    p.add_argument("--no-minimize", action="store_true", help="store findings without minimizing them")
     p.add_argument("--json", action="store_true", help="print the summary as JSON, last on stdout")
     p.set_defaults(run=cmd_fuzz)
+
+    p = sub.add_parser("replay", help="replay crash folders, crash files or corpora, each isolated")
+    _common(p)
+    p.add_argument("paths", nargs="*", help="files or folders (default corpus/crashes)")
+    p.add_argument("--fuzzer", default=None, help="fuzzer for inputs without metadata")
+    p.add_argument("--jobs", type=int, default=int(_env("JOBS", "2") or 2), help="parallel workers")
+    p.add_argument("--timeout", type=float, default=25.0, help="seconds per input")
+    p.add_argument("--rss-limit-mb", type=int, default=2048, help="memory growth allowed per input")
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
+    p.add_argument("--junit", default=None, help="write JUnit XML here")
+    p.add_argument("--sarif", default=None, help="write SARIF 2.1.0 here")
+    p.set_defaults(run=cmd_replay)
 
     p = sub.add_parser("reproduce", help="run the planted bugs' reproducers under their variants")
     _common(p)

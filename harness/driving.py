@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import functools
 from typing import Any
 
 
@@ -27,3 +29,25 @@ def boundary_size(choice: int, needed: int, other: int) -> int:
     """
     sizes = (max(needed - 1, 0), needed, needed + 1, 0, 1, other)
     return sizes[choice % len(sizes)]
+
+
+@functools.cache
+def _region_is_poisoned() -> Any:
+    function = getattr(ctypes.CDLL(None), "__asan_region_is_poisoned", None)
+    if function is not None:
+        function.argtypes = (ctypes.c_void_p, ctypes.c_size_t)
+        function.restype = ctypes.c_void_p
+    return function
+
+
+def addressable(ffi: Any, pointer: Any, size: int) -> bool:
+    """Whether [pointer, pointer + size) lies inside live memory, asked of ASan's shadow
+    without touching it (always True without ASan).
+
+    Lets a driver check a promise such as "followed by a NUL byte" and report the broken
+    promise as a ContractViolation instead of crashing inside cffi's glue.
+    """
+    check = _region_is_poisoned()
+    if check is None or size <= 0:
+        return True
+    return not check(int(ffi.cast("uintptr_t", pointer)), size)

@@ -85,21 +85,31 @@ LEAK_CHECK_ATTEMPTS = 3
 
 
 def run_forked(function: Callable[..., Any], *args: Any, target: TargetCode | None = None,
-               timeout: float = 30.0, leak_check: bool = True, **kwargs: Any) -> ForkResult:
+               timeout: float = 30.0, leak_check: bool = True, rss_limit_mb: int | None = None,
+               **kwargs: Any) -> ForkResult:
     """Call function(*args, **kwargs) in a forked child and return how it ended.
 
     target: the code whose frames count as the library's (and, with leak_check, whose
     leaks are checked after the call). A run whose leak check died with LeakSanitizer's
-    intermittent tracer crash is run again, up to LEAK_CHECK_ATTEMPTS times."""
+    intermittent tracer crash is run again, up to LEAK_CHECK_ATTEMPTS times. rss_limit_mb:
+    the child is killed, as out-of-memory, when its resident memory grows past this."""
     for _ in range(LEAK_CHECK_ATTEMPTS):
-        result, pid = _fork_once(function, args, kwargs, target, timeout, leak_check)
+        result, pid = _fork_once(function, args, kwargs, target, timeout, leak_check, rss_limit_mb)
         if not (result.status == 1 and not result.findings and leaks.tracer_failed(pid)):
             return result
     return result
 
 
+def _rss_mb(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
 def _fork_once(function: Callable[..., Any], args: tuple, kwargs: dict, target: TargetCode | None,
-               timeout: float, leak_check: bool) -> tuple[ForkResult, int]:
+               timeout: float, leak_check: bool, rss_limit_mb: int | None) -> tuple[ForkResult, int]:
     fd, path = tempfile.mkstemp(prefix="ffih-fork-", suffix=".txt")
     sys.stdout.flush()
     sys.stderr.flush()
@@ -111,15 +121,20 @@ def _fork_once(function: Callable[..., Any], args: tuple, kwargs: dict, target: 
     gc.unfreeze()
     os.close(fd)
     timed_out = False
+    blown = 0.0
     delay = 0.0005
+    base_rss = _rss_mb(os.getpid())  # the child starts as a copy of this process
     while True:
         done, status = os.waitpid(pid, os.WNOHANG)
         if done:
             break
-        if time.monotonic() - started > timeout:
+        over_time = time.monotonic() - started > timeout
+        if rss_limit_mb and not over_time and (rss := _rss_mb(pid) - base_rss) > rss_limit_mb:
+            blown = rss
+        if over_time or blown:
             os.kill(pid, signal.SIGKILL)
             _, status = os.waitpid(pid, 0)
-            timed_out = True
+            timed_out = over_time
             break
         time.sleep(delay)
         delay = min(delay * 2, 0.02)
@@ -131,6 +146,9 @@ def _fork_once(function: Callable[..., Any], args: tuple, kwargs: dict, target: 
     findings = tuple(parse_report(output, target or TargetCode()))
     if timed_out and not findings:
         findings = (Finding("timeout", "harness", (), None, None, f"no result after {timeout:.0f} s"),)
+    if blown and not findings:
+        findings = (Finding("out-of-memory", "harness", (), None, None,
+                            f"resident memory grew by {blown:.0f} MB, over the {rss_limit_mb} MB limit"),)
     return ForkResult(code, findings, output, timed_out, seconds), pid
 
 

@@ -26,9 +26,12 @@ class FuzzerSpec:
 
 
 def fuzzer(name: str) -> FuzzerSpec:
-    """The fuzzer called `name`, or UsageError listing the known names."""
+    """The fuzzer called `name` (or a path to any fuzzer script), or UsageError."""
+    if name.endswith(".py") and Path(name).is_file():
+        script = Path(name).resolve()
+        return FuzzerSpec(str(script), script, script.parent / "corpus", None)
     if name not in NAMES:
-        raise UsageError(f"unknown fuzzer {name!r}; known: {', '.join(NAMES)} (or 'all')")
+        raise UsageError(f"unknown fuzzer {name!r}; known: {', '.join(NAMES)}, 'all', or a fuzzer script path")
     return FuzzerSpec(name, FUZZER_DIR / f"fuzz_{name}.py", CORPUS_DIR / name,
                       DICTIONARY if DICTIONARY.exists() else None)
 

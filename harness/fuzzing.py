@@ -20,6 +20,7 @@ import hashlib
 import os
 import sys
 import time
+import traceback
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
@@ -38,6 +39,7 @@ ENV_LEAK_INTERVAL = "FFI_HARNESS_LEAK_INTERVAL"
 ENV_INJECT = "FFI_HARNESS_INJECT"
 DEFAULT_LEAK_INTERVAL = 2.0
 RECENT_INPUTS = 200_000
+CONTRACT_BANNER = "=== ffi-harness: contract violation (not fatal, fuzzing goes on) ==="
 
 TestOneInput = Callable[[bytes], None]
 
@@ -135,6 +137,39 @@ class LeakWatch:
         os._exit(EXIT_FINDINGS)
 
 
+class ViolationLog:
+    """Contract violations found while fuzzing: reported once per place, fuzzing goes on.
+
+    A ContractViolation is a Python-level finding; the process is not corrupted, so ending
+    it would only let a shallow broken promise mask every deeper bug of the same run (as
+    UBSan's recover mode avoids). Each distinct violation (kind + the line that raised it)
+    is written as a `contract-<sha1>` artifact (atomically, before its report) and printed
+    as a traceback report triage parses; replaying an input re-raises it as usual.
+    """
+
+    def __init__(self, artifact_prefix: str) -> None:
+        self.artifact_prefix = artifact_prefix
+        self.seen: set[tuple[str, str, int]] = set()
+
+    def record(self, violation: ContractViolation, data: bytes) -> None:
+        """Report violation (caused by input data) unless its place was reported before."""
+        where = traceback.extract_tb(violation.__traceback__)[-1]
+        key = (violation.kind, where.filename, where.lineno or 0)
+        if key in self.seen:
+            return
+        self.seen.add(key)
+        name = "contract-" + hashlib.sha1(data).hexdigest()
+        path = Path(self.artifact_prefix + name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{name}.tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+        text = "".join(traceback.format_exception(violation))
+        sys.stderr.write(f"\n{CONTRACT_BANNER}\n{text}\n"
+                         f"artifact_prefix='{self.artifact_prefix}'; Test unit written to {path}\n")
+        sys.stderr.flush()
+
+
 def _injection(argv_inputs: bool) -> tuple[int, bytes] | None:
     """FFI_HARNESS_INJECT='FILE@N': run FILE's bytes as input number N (proves late checks)."""
     spec = os.environ.get(ENV_INJECT)
@@ -160,12 +195,20 @@ def run_fuzzer(test_one_input: TestOneInput, argv: list[str] | None = None) -> N
                       artifact_prefix=_flag(args, "artifact_prefix") or "./", every_input=replaying)
     inject = _injection(replaying)
 
+    violations = ViolationLog(watch.artifact_prefix)
+
     def one_input(data: bytes) -> None:
         if inject is not None and watch.execs + 1 == inject[0]:
             data = inject[1]
             sys.stderr.write(f"INFO: ffi-harness: injected input at execution {inject[0]}\n")
         if inject is None or watch.execs + 1 >= inject[0]:
-            test_one_input(data)
+            if replaying:
+                test_one_input(data)
+            else:
+                try:
+                    test_one_input(data)
+                except ContractViolation as violation:
+                    violations.record(violation, data)
         watch.after(data)
 
     atheris.Setup(args, one_input)

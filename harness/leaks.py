@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from harness.support import support_library
 from harness.triage import Finding, TargetCode, parse_report, patterns
+from harness.triage.symbolize import symbolize_report
 
 OBJECTS = re.compile(r"^0x(?P<address>[0-9a-f]+) \((?P<bytes>\d+) bytes\)$", re.M)
 _reported: set[str] = set()
@@ -105,7 +106,7 @@ def check(target: TargetCode) -> LeakCheck:
         if not found or not found[0].in_target or (addresses and addresses <= _reported):
             continue
         _reported.update(addresses)
-        kept_blocks.append(block)
+        kept_blocks.append(symbolize_report(block))  # raw frames under symbolize=0
         findings.append(found[0])
     if not findings:
         return LeakCheck((), "")

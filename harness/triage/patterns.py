@@ -48,7 +48,8 @@ LSAN_BLOCK = re.compile(
 LIBFUZZER_ERROR = re.compile(r"^==\d+== ERROR: libFuzzer: (?P<what>.+)$", re.M)
 
 #  === Uncaught Python exception: ===
-ATHERIS_PYTHON = re.compile(r"=== Uncaught Python exception: ===")
+ATHERIS_PYTHON = re.compile(r"=== Uncaught Python exception: ===|"
+                            r"=== ffi-harness: contract violation \(not fatal, fuzzing goes on\) ===")
 
 # Traceback (most recent call last):
 PY_TRACEBACK = re.compile(r"^Traceback \(most recent call last\):$", re.M)
