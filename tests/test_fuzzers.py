@@ -76,7 +76,8 @@ def test_leak_check_alive_after_a_million_executions(tmp_path):
 
 def test_fuzz_json_follows_the_design_contract(tmp_path):
     out = subprocess.run([sys.executable, "-m", "harness", "fuzz", "records", "--variant", "count-overflow",
-                          "--runs", "20000", "--json", "--out", str(tmp_path / "run")],
+                          "--runs", "20000", "--json", "--out", str(tmp_path / "run"),
+                          "--crash-dir", str(tmp_path / "crashes")],
                          capture_output=True, text=True, timeout=600)
     assert out.returncode == 1, out.stderr[-2000:]
     summary = json.loads(out.stdout.strip().splitlines()[-1])
@@ -84,5 +85,7 @@ def test_fuzz_json_follows_the_design_contract(tmp_path):
     assert {"kind", "function", "file", "line", "stack_hash", "artifact", "fuzzer",
             "seconds_to_find"} <= set(finding)
     assert finding["function"] == "read_header" and Path(finding["artifact"]).exists()
+    stored = Path(finding["stored"])
+    assert stored.parent == tmp_path / "crashes" and (stored / "metadata.json").exists()
     stats = summary["fuzzers"]["records"]
     assert {"execs", "exec_per_s", "coverage", "corpus_size"} <= set(stats) and stats["execs"] > 0

@@ -60,7 +60,7 @@ def test_suite_finds_and_shrinks_the_planted_bug(target, bug):
     machine = counting(make_machines(load(target, bug.id))[bug.surface])
     machine.check_leaks = bug.kind == "leak"  # a LeakSanitizer scan costs ~150 ms per example
     with pytest.raises(SanitizerFinding) as raised:
-        run_state_machine_as_test(machine, settings=settings(BASE, max_examples=1500))
+        run_state_machine_as_test(machine, settings=settings(BASE, max_examples=3000))
     finding = raised.value.finding
     assert (finding.kind, finding.function) == (bug.kind, bug.function), finding.title
     assert len(machine.last) <= 8, machine.last  # the bug needs 3 to 5 steps

@@ -199,14 +199,20 @@ class Store:
             self._busy -= 1
 
     def _settle(self, status: int) -> None:
-        """Raise a subscriber's exception from the last call, else the call's own error."""
-        self._reraise_callback_errors()
+        """Raise a subscriber's exception from the last call, else the call's own error.
+
+        Subscriber errors belong to the outermost call: a call made from inside a callback
+        (busy) leaves them alone, else each nested failure would wrap the previous one and
+        the messages grow without bound (found by the binding fuzzer: an out-of-memory).
+        """
+        if not self._busy:
+            self._reraise_callback_errors()
         _raise_for(status)
 
     def _reraise_callback_errors(self) -> None:
         if self._callback_errors:
             first, self._callback_errors = self._callback_errors[0], []
-            raise CallbackError(-1, f"a subscriber callback raised {first!r}") from first
+            raise CallbackError(-1, f"a subscriber callback raised {type(first).__name__}") from first
 
     def put(self, key: str | bytes, value: bytes, *, transfer: bool = False) -> None:
         """Store value under key. transfer=True hands libkv a malloc'd copy it takes over."""
