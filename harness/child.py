@@ -44,6 +44,7 @@ def import_function(reference: str) -> Any:
     if not path or spec is None or spec.loader is None:
         raise HarnessError(f"cannot import {reference!r}: expected path/to/file.py:function")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses and pickling look their module up there
     spec.loader.exec_module(module)
     return getattr(module, name)
 

@@ -18,10 +18,19 @@ from harness.forked import run_forked
 from harness.fuzzing import session
 from harness.triage import TargetCode
 
+ATHERIS_BANNER = "=== Uncaught Python exception: ==="
+
 
 def main(script: str) -> int:
     loaded = session().loaded
-    run = import_function(f"{script}:test_one_input")
+    test_one_input = import_function(f"{script}:test_one_input")
+
+    def run(data: bytes) -> None:
+        try:
+            test_one_input(data)
+        except BaseException:  # the child prints the traceback: mark it as atheris would
+            sys.stderr.write(f"\n{ATHERIS_BANNER}\n")
+            raise
     target = TargetCode.for_paths([loaded.target.root])
     out = sys.__stdout__
     for line in sys.stdin:

@@ -19,6 +19,9 @@ IGNORED_FUNCTIONS = re.compile(
     r"b_from_handle|general_invoke_callback|invoke_callback|_cffi_call_python)")
 IGNORED_FILES = re.compile(r"compiler-rt/lib/|/sanitizer_common/|/Python-3\.\d+|/_cffi_backend|"
                            r"csu/|sysdeps/|nptl/|stdlib/abort\.c|/atheris/")
+# ffi-harness's own frames (the fuzzing loop, replay and fork wrappers) differ between a
+# campaign and a replay of the same input: never part of a crash state either.
+HARNESS_DIR = str(Path(__file__).resolve().parents[1]) + "/"
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,7 @@ class Frame:
     def ignored(self) -> bool:
         """True for frames that never identify a bug (runtime, libc, interpreter, glue)."""
         return bool(IGNORED_FUNCTIONS.match(self.function) or IGNORED_FILES.search(self.file)
-                    or not self.function)
+                    or self.file.startswith(HARNESS_DIR) or not self.function)
 
     def describe(self) -> str:
         where = f"{self.file}:{self.line}" if self.file else self.module
@@ -88,7 +91,8 @@ def parse_frame(line: str, target: TargetCode) -> Frame | None:
 def parse_stack(lines: list[str], start: int, target: TargetCode) -> tuple[tuple[Frame, ...], int]:
     """Frames from lines[start:] up to the first line that is not a frame; (frames, next index).
 
-    A second '#0' ends the stack too (the next stack begins)."""
+    A later '#0' ends the stack too (the next stack begins); '#0' right after '#0' is an
+    inlined frame of the same address, as harness.triage.symbolize writes them."""
     frames: list[Frame] = []
     i = start
     while i < len(lines) and not patterns.FRAME.match(lines[i]):
@@ -97,7 +101,7 @@ def parse_stack(lines: list[str], start: int, target: TargetCode) -> tuple[tuple
         i += 1
     while i < len(lines):
         frame = parse_frame(lines[i], target)
-        if frame is None or (frames and frame.index == 0):
+        if frame is None or (frames and frame.index == 0 and frames[-1].index != 0):
             break
         frames.append(frame)
         i += 1
