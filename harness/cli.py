@@ -120,7 +120,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
     variant = target.check_variant(args.variant)
     paths = [Path(p) for p in args.paths] or [CRASH_DIR]
     cases = collect_cases(paths, target, args.fuzzer)
-    results = replay(cases, target, variant, jobs=args.jobs, timeout=args.timeout, rss_limit_mb=args.rss_limit_mb)
+    results = replay(cases, target, variant, jobs=args.jobs, timeout=args.timeout, rss_limit_mb=args.rss_limit_mb,
+                     leaks=args.leaks)
     if args.junit:
         write_junit(Path(args.junit), results)
     if args.sarif:
@@ -190,6 +191,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=int(_env("JOBS", "2") or 2), help="parallel workers")
     p.add_argument("--timeout", type=float, default=25.0, help="seconds per input")
     p.add_argument("--rss-limit-mb", type=int, default=2048, help="memory growth allowed per input")
+    p.add_argument("--leaks", choices=("auto", "all", "none"), default="auto",
+                   help="leak-check after which inputs (auto: those stored as leaks or named leak-*)")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.add_argument("--junit", default=None, help="write JUnit XML here")
     p.add_argument("--sarif", default=None, help="write SARIF 2.1.0 here")

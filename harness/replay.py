@@ -28,6 +28,9 @@ from harness.triage import Finding
 VERDICTS = ("reproduces", "fixed", "changed", "error")
 
 
+LEAK_TITLES = ("leak", "indirect-leak")
+
+
 @dataclass(frozen=True)
 class ReplayCase:
     """One input to replay and what it is expected to do."""
@@ -123,11 +126,12 @@ class _Worker:
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                         text=True, env=env)
 
-    def run(self, path: Path, timeout: float, rss_limit_mb: int) -> dict:
+    def run(self, path: Path, timeout: float, rss_limit_mb: int, leak_check: bool = True) -> dict:
         assert self.process.stdin is not None and self.process.stdout is not None
         try:
             self.process.stdin.write(json.dumps({"path": str(path), "timeout": timeout,
-                                                 "rss_limit_mb": rss_limit_mb}) + "\n")
+                                                 "rss_limit_mb": rss_limit_mb,
+                                                 "leak_check": leak_check}) + "\n")
             self.process.stdin.flush()
             line = self.process.stdout.readline()
         except BrokenPipeError:
@@ -146,9 +150,18 @@ class _Worker:
             self.process.kill()
 
 
+def wants_leak_check(case: ReplayCase, leaks: str) -> bool:
+    """leaks='all': every input; 'none': never; 'auto': inputs known to leak (a stored leak
+    finding or a leak-* artifact). A LeakSanitizer scan costs ~100 ms, ten forks' worth."""
+    if leaks in ("all", "none"):
+        return leaks == "all"
+    return case.expected_title.startswith(LEAK_TITLES) or case.input.name.startswith("leak-")
+
+
 def replay(cases: list[ReplayCase], target: Target, variant: str, *, jobs: int = 2,
-           timeout: float = 25.0, rss_limit_mb: int = 2048) -> list[ReplayResult]:
-    """Replay every case (inputs of one fuzzer share workers, each input in its own fork)."""
+           timeout: float = 25.0, rss_limit_mb: int = 2048, leaks: str = "auto") -> list[ReplayResult]:
+    """Replay every case (inputs of one fuzzer share workers, each input in its own fork);
+    leaks: which inputs get a leak check afterwards (see wants_leak_check)."""
     results: dict[int, ReplayResult] = {}
     queues: dict[str, list[tuple[int, ReplayCase]]] = defaultdict(list)
     for index, case in enumerate(cases):
@@ -167,7 +180,7 @@ def replay(cases: list[ReplayCase], target: Target, variant: str, *, jobs: int =
         worker = _Worker(fuzzer(name).script, target, variant)
         try:
             for index, case in items:
-                answer = worker.run(case.input, timeout, rss_limit_mb)
+                answer = worker.run(case.input, timeout, rss_limit_mb, wants_leak_check(case, leaks))
                 result = _result(case, answer)
                 if "worker died" in result.detail:
                     worker.close()

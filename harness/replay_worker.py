@@ -42,7 +42,7 @@ def main(script: str) -> int:
             out.flush()
             continue
         result = run_forked(run, data, target=target, timeout=request.get("timeout", 25.0),
-                            rss_limit_mb=request.get("rss_limit_mb"))
+                            rss_limit_mb=request.get("rss_limit_mb"), leak_check=request.get("leak_check", True))
         out.write(json.dumps({"status": result.status, "seconds": result.seconds,
                               "timed_out": result.timed_out,
                               "findings": [f.to_dict() for f in result.findings],
