@@ -77,7 +77,7 @@ def test_leak_check_alive_after_a_million_executions(tmp_path):
 def test_fuzz_json_follows_the_design_contract(tmp_path):
     out = subprocess.run([sys.executable, "-m", "harness", "fuzz", "records", "--variant", "count-overflow",
                           "--runs", "20000", "--json", "--out", str(tmp_path / "run"),
-                          "--crash-dir", str(tmp_path / "crashes")],
+                          "--crash-dir", str(tmp_path / "crashes"), "--no-minimize"],
                          capture_output=True, text=True, timeout=600)
     assert out.returncode == 1, out.stderr[-2000:]
     summary = json.loads(out.stdout.strip().splitlines()[-1])
