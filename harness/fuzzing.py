@@ -69,6 +69,17 @@ def _flag(argv: list[str], name: str) -> str | None:
     return next((a[len(prefix):] for a in argv if a.startswith(prefix)), None)
 
 
+def write_artifact(prefix: str, kind: str, data: bytes) -> Path:
+    """Write data as libFuzzer names artifacts (PREFIX + KIND-<sha1>), atomically."""
+    name = f"{kind}-{hashlib.sha1(data).hexdigest()}"
+    path = Path(prefix + name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+    return path
+
+
 class LeakWatch:
     """Periodic target-only leak checks over the inputs run since the last check."""
 
@@ -123,12 +134,7 @@ class LeakWatch:
         return (inputs[0] if inputs else b""), confirmed
 
     def _report(self, culprit: bytes, found: leaks.LeakCheck) -> None:
-        name = "leak-" + hashlib.sha1(culprit).hexdigest()
-        path = Path(self.artifact_prefix + name)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{name}.tmp")
-        tmp.write_bytes(culprit)
-        os.replace(tmp, path)
+        path = write_artifact(self.artifact_prefix, "leak", culprit)
         sys.stderr.write(found.report)
         sys.stderr.write(f"INFO: ffi-harness: leak traced to one input ({self.execs} executions, "
                          f"{self.checks} leak checks)\n")
@@ -158,12 +164,7 @@ class ViolationLog:
         if key in self.seen:
             return
         self.seen.add(key)
-        name = "contract-" + hashlib.sha1(data).hexdigest()
-        path = Path(self.artifact_prefix + name)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{name}.tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+        path = write_artifact(self.artifact_prefix, "contract", data)
         text = "".join(traceback.format_exception(violation))
         sys.stderr.write(f"\n{CONTRACT_BANNER}\n{text}\n"
                          f"artifact_prefix='{self.artifact_prefix}'; Test unit written to {path}\n")
