@@ -27,6 +27,7 @@ import cffi
 from harness.catalogue import Bug
 from harness.cdef import HARNESS_CDEF, preprocess_header
 from harness.errors import BuildError, TargetError
+from harness.signatures import parse_signatures
 from harness.target import Target
 from harness.toolchain import find_toolchain
 
@@ -84,8 +85,12 @@ def variant_defines(target: Target, variant: str) -> list[tuple[str, str]]:
 
 
 def cdef_text(target: Target, variant: str) -> str:
-    """Everything cffi must know: the preprocessed header, the harness extras, the target's."""
-    text = preprocess_header(target.header, target.include_dirs) + HARNESS_CDEF + target.cdef_extra
+    """Everything cffi must know: the preprocessed header, the harness extras, the target's,
+    and an `extern "Python"` callback per function-pointer type for the generic driver."""
+    header = preprocess_header(target.header, target.include_dirs)
+    externs = parse_signatures(header, str(target.header)).callback_externs().values()
+    text = header + HARNESS_CDEF + target.cdef_extra
+    text += "".join(f'\nextern "Python" {decl};' for _, decl in externs) + "\n"
     if variant != "clean" and target.canary_function:
         text += f"\nvoid {target.canary_function}(uint64_t *, uint64_t *, size_t);\n"
     return text

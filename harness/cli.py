@@ -65,7 +65,7 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
 
     target = resolve_target(args.target)
     variant = target.check_variant(args.variant)
-    fuzzers = resolve_fuzzers(args.fuzzers)
+    fuzzers = resolve_fuzzers(args.fuzzers, target)
     if args.time is not None and args.time <= 0:
         raise UsageError(f"--time must be positive, got {args.time!r}")
     build(target, variant)  # fail early, once, with one message

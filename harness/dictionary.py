@@ -18,11 +18,19 @@ def _escape(data: bytes) -> str:
     return "".join(chr(b) if 32 <= b < 127 and b not in (34, 92) else f"\\x{b:02x}" for b in data)
 
 
+def _unescape(literal: str) -> bytes:
+    """A C string literal's bytes (\\" -> ", \\n -> newline, \\x41 -> A)."""
+    try:
+        return literal.encode("latin-1", "backslashreplace").decode("unicode_escape").encode("latin-1")
+    except (UnicodeDecodeError, UnicodeEncodeError):
+        return literal.encode()
+
+
 def header_tokens(header: Path) -> list[bytes]:
     """Dictionary tokens of a header: string literals, and integer constants as 1/2/4/8-byte
     little-endian values (only the widths the value fits in, zero excluded)."""
     text = header.read_text(errors="replace")
-    tokens: list[bytes] = [m.group(1).encode() for m in STRING.finditer(text)]
+    tokens: list[bytes] = [_unescape(m.group(1)) for m in STRING.finditer(text)]
     for match in ENUM_CONSTANT.finditer(text):
         value = int(match.group(1), 0)
         if value == 0:

@@ -47,13 +47,14 @@ TestOneInput = Callable[[bytes], None]
 class ContractViolation(AssertionError):
     """The library broke its documented contract in a way no sanitizer sees.
 
-    The message starts with the violation kind, e.g. 'callback-after-unsubscribe: ...';
-    triage uses that kind for the finding.
+    The message starts with the violation kind, e.g. 'callback-after-unsubscribe: ...', and
+    ends with '[in FUNCTION]' when a C function is to blame; triage reads both.
     """
 
-    def __init__(self, kind: str, detail: str) -> None:
-        super().__init__(f"{kind}: {detail}")
+    def __init__(self, kind: str, detail: str, function: str | None = None) -> None:
+        super().__init__(f"{kind}: {detail}" + (f" [in {function}]" if function else ""))
         self.kind = kind
+        self.function = function
 
 
 @functools.cache
@@ -155,12 +156,13 @@ class ViolationLog:
 
     def __init__(self, artifact_prefix: str) -> None:
         self.artifact_prefix = artifact_prefix
-        self.seen: set[tuple[str, str, int]] = set()
+        self.seen: set[tuple[str, str, int, str]] = set()
 
     def record(self, violation: ContractViolation, data: bytes) -> None:
-        """Report violation (caused by input data) unless its place was reported before."""
+        """Report violation (caused by input data) unless its place (raising line and blamed
+        C function) was reported before."""
         where = traceback.extract_tb(violation.__traceback__)[-1]
-        key = (violation.kind, where.filename, where.lineno or 0)
+        key = (violation.kind, where.filename, where.lineno or 0, violation.function or "")
         if key in self.seen:
             return
         self.seen.add(key)

@@ -33,6 +33,8 @@ class Target:
     canary_function: str = ""
     binding: Path | None = None
     spec_path: Path | None = field(default=None, compare=False)
+    fuzzers: tuple[str, ...] = ("sequence",)
+    contract: dict = field(default_factory=dict, compare=False, hash=False)  # raw [contract], see harness.contract
 
     def bug(self, bug_id: str) -> Bug:
         """The catalogue entry for bug_id, or UsageError listing the known ids."""
@@ -65,14 +67,21 @@ def _paths(root: Path, values: list[str], key: str, spec: Path) -> tuple[Path, .
 
 
 def load_target_file(spec: Path) -> Target:
-    """Read a target.toml ([target] table) into a Target; TargetError on any mistake."""
+    """Read a target spec into a Target; TargetError on any mistake.
+
+    The spec is a target.toml ([target] and [contract] tables) or a pyproject.toml whose
+    [tool.ffi-harness] table holds the [target] keys and a [tool.ffi-harness.contract] table.
+    """
     try:
         data = tomllib.loads(spec.read_text())
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise TargetError(f"{spec}: cannot read target description: {exc}") from exc
+    if spec.name == "pyproject.toml":
+        data = data.get("tool", {}).get("ffi-harness", {})
+        data = {"target": {k: v for k, v in data.items() if k != "contract"}, "contract": data.get("contract", {})}
     table = data.get("target")
-    if not isinstance(table, dict):
-        raise TargetError(f"{spec}: no [target] table")
+    if not isinstance(table, dict) or not table:
+        raise TargetError(f"{spec}: no [target] table (or [tool.ffi-harness] in a pyproject.toml)")
     root = spec.parent.resolve()
     for key in ("name", "header", "sources"):
         if key not in table:
@@ -94,6 +103,8 @@ def load_target_file(spec: Path) -> Target:
         canary_function=table.get("canary_function", ""),
         binding=_paths(root, [binding], "binding", spec)[0] if binding else None,
         spec_path=spec,
+        fuzzers=tuple(table.get("fuzzers", ("sequence",))),
+        contract=data.get("contract", {}),
     )
 
 
@@ -103,7 +114,7 @@ def resolve_target(name_or_path: str | None) -> Target:
         return load_target_file(EMBEDDED_TARGET)
     path = Path(name_or_path)
     if path.is_dir():
-        path = path / "target.toml"
+        path = path / "target.toml" if (path / "target.toml").exists() else path / "pyproject.toml"
     if not path.exists():
         raise UsageError(
             f"unknown target {name_or_path!r}: not {DEFAULT_TARGET!r} and no such file"

@@ -51,6 +51,7 @@ ASAN_SIGNALS = {"SEGV": "segv", "ABRT": "abort", "BUS": "bus-error", "FPE": "flo
                 "ILL": "illegal-instruction"}
 
 CONTRACT_VIOLATION = "ContractViolation"  # harness.fuzzing.ContractViolation: kind in the message
+CONTRACT_FUNCTION = re.compile(r"\[in (?P<function>[A-Za-z_]\w*)\]$")
 
 Parser = Callable[[str, int, TargetCode], list[Finding]]
 
@@ -151,6 +152,10 @@ def parse_python(text: str, offset: int, target: TargetCode) -> list[Finding]:
     kind = "python-exception"
     if exc_type.rpartition(".")[2] == CONTRACT_VIOLATION and summary.count(":") >= 2:
         kind = summary.split(":")[1].strip()  # "ContractViolation: callback-after-free: ..."
+        blamed = CONTRACT_FUNCTION.search(summary)  # "... [in cfg_get]": the C function at fault
+        if blamed is not None:
+            frames = (Frame(0, blamed["function"], "", 0, "", True),
+                      *(Frame(f.index + 1, f.function, f.file, f.line, f.module, False) for f in frames))
     # the exception type belongs to the identity: ValueError and KeyError at one spot differ
     return [Finding(kind, "Python", frames, None, None, summary or exc_type, exc_type)]
 

@@ -1,0 +1,30 @@
+#!/usr/bin/env python3
+"""The generic sequence fuzzer: any target's API, driven from its header and ownership contract.
+
+Nothing here knows the library: harness.sequence decodes each input into calls that honour the
+[contract] of the target spec (FFI_HARNESS_TARGET, default the embedded libkv), so a sanitizer
+report is the library's bug, and the contract violations sanitizers cannot see are findings too.
+
+    FFI_HARNESS_TARGET=path/to/target.toml python fuzzers/fuzz_sequence.py corpus/sequence -runs=1000
+    FFI_HARNESS_TRACE=1 python fuzzers/fuzz_sequence.py crash-1234   # show the calls of one input
+"""
+
+from __future__ import annotations
+
+import os
+
+from harness.contract import target_contract
+from harness.fuzzing import run_fuzzer, session
+from harness.sequence import FuzzedChoices, SequenceDriver
+
+S = session()
+TRACE = "FFI_HARNESS_TRACE"  # set: print each call as C before making it (for replays)
+DRIVER = SequenceDriver(target_contract(S.loaded.target), S.ffi, S.lib, trace=TRACE in os.environ)
+
+
+def test_one_input(data: bytes) -> None:
+    DRIVER.run(FuzzedChoices(data))
+
+
+if __name__ == "__main__":
+    run_fuzzer(test_one_input)

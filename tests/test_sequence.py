@@ -1,0 +1,162 @@
+"""The generic path: a target spec with an ownership contract, and the contract-driven
+sequence fuzzer finding a second library's planted bugs with no hand-written driver."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from harness.contract import target_contract
+from harness.errors import TargetError
+from harness.forked import SanitizerFinding, raise_for, run_forked
+from harness.loader import load
+from harness.sequence import FuzzedChoices, SequenceDriver
+from harness.signatures import header_signatures
+from harness.target import resolve_target
+from harness.triage import TargetCode
+
+CFG_DIR = Path(__file__).parent / "targets" / "cfgdoc"
+CFG_SPEC = CFG_DIR / "cfg.toml"
+CFG = resolve_target(str(CFG_SPEC))
+
+
+def _fuzz(tmp_path: Path, target: str, variant: str, runs: int, seed: int = 1) -> dict:
+    command = [sys.executable, "-m", "harness", "fuzz", "sequence", "--target", target, "--variant", variant,
+               "--runs", str(runs), "--seed", str(seed), "--json", "--out", str(tmp_path / "run"),
+               "--crash-dir", str(tmp_path / "crashes"), "--no-minimize"]
+    out = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    assert out.returncode in (0, 1), out.stderr[-3000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_header_signatures_keep_parameter_names():
+    api = header_signatures(CFG.header, CFG.include_dirs)
+    watch = api.functions["cfg_watch"]
+    assert [(p.name, p.ctype) for p in watch.params] == [
+        ("doc", "cfg_doc *"), ("fn", "cfg_watch_fn"), ("release", "cfg_release_fn"), ("user_data", "void *")]
+    assert api.function_pointers == {"cfg_watch_fn", "cfg_release_fn"}
+    assert api.functions["cfg_get"].result == "const char *"
+
+
+def test_contract_fills_in_the_header_defaults():
+    contract = target_contract(CFG)
+    assert contract.handles["cfg_doc"].free == "cfg_free"
+    assert contract.functions["cfg_new"].returns.kind == "owned"  # a handle constructor
+    assert contract.functions["cfg_dump"].returns.free == "cfg_string_free"
+    registration = contract.functions["cfg_watch"].registration
+    assert registration is not None and registration.ends == (("cfg_unwatch", "id"),)
+
+
+def test_embedded_target_is_described_by_the_same_spec():
+    contract = target_contract(resolve_target(None))
+    assert set(contract.handles) == {"kv_store", "kv_cursor"}
+    assert contract.functions["kv_get_borrowed"].returns.until[0] == "kv_put"
+    assert dict(contract.functions["kv_take"].outputs)["out"].free == "kv_free"
+
+
+def _spec_with(tmp_path: Path, old: str, new: str) -> Path:
+    folder = tmp_path / "cfgdoc"
+    shutil.copytree(CFG_DIR, folder)
+    spec = folder / "cfg.toml"
+    text = spec.read_text()
+    assert old in text
+    spec.write_text(text.replace(old, new, 1))
+    return spec
+
+
+@pytest.mark.parametrize(("old", "new", "message", "line"), [
+    ('until = ["cfg_set", "cfg_remove"]', 'until = ["cfg_set", "cfg_erase"]', "unknown function 'cfg_erase'",
+     'until = ["cfg_set", "cfg_erase"]'),
+    ('free = "cfg_string_free"\n', "\n", "an owned result needs a free function", 'returns = "owned"'),
+    ('buffers = { text = "len" }', 'buffers = { len = "text" }', "buffer 'len' is not a pointer",
+     'buffers = { len = "text" }'),
+    ('free = "cfg_free"', 'free = "cfg_string_free"', "destructor cfg_string_free does not take a cfg_doc *",
+     'free = "cfg_string_free"'),
+    ('owner = "doc"', 'owner = "document"', "owner 'document' is not a parameter", 'owner = "document"'),
+])
+def test_spec_mistakes_are_refused_naming_the_line(tmp_path, old, new, message, line):
+    spec = _spec_with(tmp_path, old, new)
+    lines = spec.read_text().splitlines()
+    with pytest.raises(TargetError) as caught:
+        target_contract(resolve_target(str(spec)))
+    text = str(caught.value)
+    assert message in text
+    number = int(text.split(": ", 1)[0].rsplit(":", 1)[1])
+    assert lines[number - 1] == line, text
+
+
+def test_pyproject_table_is_a_spec(tmp_path):
+    folder = tmp_path / "cfgdoc"
+    shutil.copytree(CFG_DIR, folder)
+    text = (folder / "cfg.toml").read_text()
+    text = text.replace("[target]", "[tool.ffi-harness]").replace("[contract.", "[tool.ffi-harness.contract.")
+    (folder / "pyproject.toml").write_text('[project]\nname = "cfgdoc"\n\n' + text)
+    (folder / "cfg.toml").unlink()
+    target = resolve_target(str(folder))
+    assert target.name == "cfg"
+    assert target_contract(target).functions["cfg_get"].returns.until == ("cfg_set", "cfg_remove")
+
+
+# Bounded, seeded runs of the generic fuzzer; what each needs in time is a benchmark figure.
+CFG_BUDGET = {"parse-unterminated-quote": 60_000, "escape-truncated-nul": 60_000,
+              "set-same-value-leak": 60_000, "dump-cache-double-free": 80_000, "notify-after-free": 80_000,
+              "unwatch-keeps-last": 150_000, "free-skips-release": 80_000, "get-shared-buffer": 400_000}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("bug", [b.id for b in CFG.bugs])
+def test_sequence_fuzzer_finds_the_second_librarys_planted_bug(tmp_path, bug):
+    expected = CFG.bug(bug)
+    summary = _fuzz(tmp_path, str(CFG_SPEC), bug, CFG_BUDGET[bug])
+    found = {(f["kind"], f["function"]) for f in summary["findings"]}
+    assert (expected.kind, expected.function) in found, summary["findings"]
+
+
+@pytest.mark.slow
+def test_sequence_fuzzer_is_quiet_on_the_clean_second_library(tmp_path):
+    summary = _fuzz(tmp_path, str(CFG_SPEC), "clean", 100_000)
+    assert summary["findings"] == []
+    assert summary["fuzzers"]["sequence"]["execs"] >= 100_000
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("bug", ["utf8-lossy-tail", "put-owned-missing-nul", "copy-value-off-by-one"])
+def test_embedded_target_through_its_spec_alone(tmp_path, bug):
+    expected = resolve_target(None).bug(bug)
+    summary = _fuzz(tmp_path, "kv", bug, 150_000)
+    assert (expected.kind, expected.function) in {(f["kind"], f["function"]) for f in summary["findings"]}
+
+
+def _run_sequence(data: bytes, variant: str) -> None:
+    loaded = load(CFG, variant)
+    SequenceDriver(target_contract(CFG), loaded.ffi, loaded.lib, trace=True).run(FuzzedChoices(data))
+
+
+@pytest.mark.slow
+def test_hypothesis_drives_the_same_sequence_and_shrinks_the_crash():
+    load(CFG, "notify-after-free")  # built and imported once, before forking
+    failures: list[SanitizerFinding] = []
+
+    @settings(max_examples=3000, database=None, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.binary(min_size=1, max_size=200))
+    def sequence_is_memory_safe(data: bytes) -> None:
+        try:
+            raise_for(run_forked(_run_sequence, data, "notify-after-free", target=TargetCode.for_paths([CFG.root])))
+        except SanitizerFinding as finding:
+            failures.append(finding)
+            raise
+
+    with pytest.raises(SanitizerFinding) as caught:
+        sequence_is_memory_safe()
+    finding = caught.value.finding
+    assert (finding.kind, finding.function) == ("heap-use-after-free", "cfg_set")
+    calls = [line for line in caught.value.report.splitlines() if line.startswith("ffi-harness sequence:")]
+    assert 3 <= len(calls) <= 8, calls  # shrunk: new, watch, set, set (and little else)
+    assert len(failures) > 1  # hypothesis went on shrinking after the first failure
