@@ -1,4 +1,4 @@
-"""The ffi-harness command line: build, fuzz, replay, reproduce, dict, bugs.
+"""The ffi-harness command line: build, fuzz, replay, reproduce, init, dict, bugs.
 
 Exit codes: 0 ran and found nothing, 1 findings, 2 usage or setup error (one line on stderr).
 Configuration: command line first, then FFI_HARNESS_* environment variables, then defaults.
@@ -111,6 +111,32 @@ def _print_summary(summary: dict) -> None:
         print(f"           replay: {f['replay']}")
 
 
+def cmd_init(args: argparse.Namespace) -> int:
+    """Write a starter spec for headers; refuse to overwrite; check that it loads."""
+    from harness.contract import target_contract
+    from harness.starter import starter_spec
+    from harness.target import load_target_file
+
+    headers = [Path(h) for h in args.headers]
+    for path in [*headers, *map(Path, args.sources)]:
+        if not path.is_file():
+            raise UsageError(f"no such file: {path}")
+    out = Path(args.out)
+    if out.exists() and not args.force:
+        raise UsageError(f"{out} exists; pass --force to overwrite it")
+    name = args.name or headers[0].stem
+    spec, umbrella = starter_spec(headers, [Path(s) for s in args.sources], name, out.resolve().parent,
+                                  tuple(Path(d) for d in args.include))
+    if umbrella is not None:
+        (out.resolve().parent / f"{name}_all.h").write_text(umbrella)
+    out.write_text(spec)
+    contract = target_contract(load_target_file(out.resolve()))
+    reviews = spec.count("# REVIEW")
+    print(f"{out}: {len(contract.functions)} functions, {len(contract.handles)} handle types, "
+          f"{reviews} guesses marked REVIEW")
+    return EXIT_OK
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
     from harness.fuzzers import CRASH_DIR
     from harness.replay import collect_cases, exit_code, relative, replay, summarize
@@ -203,6 +229,15 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("bugs", nargs="*", help="bug ids (default: all)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=cmd_reproduce)
+
+    p = sub.add_parser("init", help="write a starter target spec (contract guessed, marked REVIEW) for headers")
+    p.add_argument("headers", nargs="+", help="the library's public headers")
+    p.add_argument("--sources", nargs="*", default=[], help="the library's C sources")
+    p.add_argument("--include", nargs="*", default=[], help="include directories the headers need")
+    p.add_argument("--name", default=None, help="target name (default: the first header's stem)")
+    p.add_argument("--out", default="target.toml", help="spec file to write (default ./target.toml)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing spec")
+    p.set_defaults(run=cmd_init)
 
     p = sub.add_parser("bugs", help="list the target's planted-bug catalogue")
     _common(p)

@@ -10,17 +10,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from harness.contract import target_contract
 from harness.errors import TargetError
-from harness.forked import SanitizerFinding, raise_for, run_forked
-from harness.loader import load
-from harness.sequence import FuzzedChoices, SequenceDriver
 from harness.signatures import header_signatures
 from harness.target import resolve_target
-from harness.triage import TargetCode
 
 CFG_DIR = Path(__file__).parent / "targets" / "cfgdoc"
 CFG_SPEC = CFG_DIR / "cfg.toml"
@@ -105,9 +99,10 @@ def test_pyproject_table_is_a_spec(tmp_path):
 
 
 # Bounded, seeded runs of the generic fuzzer; what each needs in time is a benchmark figure.
-CFG_BUDGET = {"parse-unterminated-quote": 60_000, "escape-truncated-nul": 60_000,
-              "set-same-value-leak": 60_000, "dump-cache-double-free": 80_000, "notify-after-free": 80_000,
-              "unwatch-keeps-last": 150_000, "free-skips-release": 80_000, "get-shared-buffer": 400_000}
+# (Violations are not fatal while fuzzing, so those runs always use their whole budget.)
+CFG_BUDGET = {"parse-unterminated-quote": 200_000, "escape-truncated-nul": 20_000,
+              "set-same-value-leak": 60_000, "dump-cache-double-free": 40_000, "notify-after-free": 60_000,
+              "unwatch-keeps-last": 40_000, "free-skips-release": 20_000, "get-shared-buffer": 400_000}
 
 
 @pytest.mark.slow
@@ -134,29 +129,20 @@ def test_embedded_target_through_its_spec_alone(tmp_path, bug):
     assert (expected.kind, expected.function) in {(f["kind"], f["function"]) for f in summary["findings"]}
 
 
-def _run_sequence(data: bytes, variant: str) -> None:
-    loaded = load(CFG, variant)
-    SequenceDriver(target_contract(CFG), loaded.ffi, loaded.lib, trace=True).run(FuzzedChoices(data))
-
-
-@pytest.mark.slow
-def test_hypothesis_drives_the_same_sequence_and_shrinks_the_crash():
-    load(CFG, "notify-after-free")  # built and imported once, before forking
-    failures: list[SanitizerFinding] = []
-
-    @settings(max_examples=3000, database=None, deadline=None, suppress_health_check=list(HealthCheck))
-    @given(st.binary(min_size=1, max_size=200))
-    def sequence_is_memory_safe(data: bytes) -> None:
-        try:
-            raise_for(run_forked(_run_sequence, data, "notify-after-free", target=TargetCode.for_paths([CFG.root])))
-        except SanitizerFinding as finding:
-            failures.append(finding)
-            raise
-
-    with pytest.raises(SanitizerFinding) as caught:
-        sequence_is_memory_safe()
-    finding = caught.value.finding
-    assert (finding.kind, finding.function) == ("heap-use-after-free", "cfg_set")
-    calls = [line for line in caught.value.report.splitlines() if line.startswith("ffi-harness sequence:")]
-    assert 3 <= len(calls) <= 8, calls  # shrunk: new, watch, set, set (and little else)
-    assert len(failures) > 1  # hypothesis went on shrinking after the first failure
+def test_init_writes_a_starter_spec_that_loads(tmp_path):
+    out = tmp_path / "target.toml"
+    command = [sys.executable, "-m", "harness", "init", str(CFG.header), "--sources", *map(str, CFG.sources),
+               "--out", str(out)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "guesses marked REVIEW" in done.stdout
+    contract = target_contract(resolve_target(str(out)))
+    assert contract.handles["cfg_doc"].new == ("cfg_new", "cfg_parse")
+    assert contract.handles["cfg_doc"].free == "cfg_free"
+    assert contract.functions["cfg_parse"].buffers == (("text", "len"),)
+    assert contract.functions["cfg_escape"].out_buffers == (("out", "cap"),)
+    assert contract.functions["cfg_get"].returns.kind == "borrowed"
+    registration = contract.functions["cfg_watch"].registration
+    assert registration is not None and registration.ends == (("cfg_unwatch", "id"),)
+    again = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 2 and "exists" in again.stderr  # never overwrites a spec by surprise

@@ -108,18 +108,16 @@ const char *cfg_get(const cfg_doc *doc, const char *section, const char *key) {
     entry *e = find(doc, section, key);
     if (!e) return NULL;
     size_t len = strlen(e->value);
-    if (len < 2 || e->value[0] != '"' || e->value[len - 1] != '"') return e->value;
 #ifdef CFG_BUG_GET_SHARED_BUFFER
-    /* unquoted through one scratch buffer per document: the next quoted get overwrites it */
-    cfg_doc *mutable = (cfg_doc *)doc;
-    size_t n = len - 2 < sizeof mutable->scratch - 1 ? len - 2 : sizeof mutable->scratch - 1;
-    memcpy(mutable->scratch, e->value + 1, n);
-    mutable->scratch[n] = 0;
-    return mutable->scratch;
-#else
+    if (len < 16) { /* "small value" fast path through one scratch buffer per document */
+        cfg_doc *mutable = (cfg_doc *)doc;
+        memcpy(mutable->scratch, e->value, len + 1);
+        return mutable->scratch;
+    }
+#endif
+    if (len < 2 || e->value[0] != '"' || e->value[len - 1] != '"') return e->value;
     if (!e->unquoted) e->unquoted = copy_n(e->value + 1, len - 2);
     return e->unquoted;
-#endif
 }
 
 int cfg_remove(cfg_doc *doc, const char *section, const char *key) {
