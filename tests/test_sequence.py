@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from harness.campaign import Campaign, CampaignConfig
 from harness.contract import target_contract
 from harness.errors import TargetError
+from harness.fuzzers import resolve_fuzzers
 from harness.signatures import header_signatures
 from harness.target import resolve_target
 
@@ -21,13 +23,36 @@ CFG_SPEC = CFG_DIR / "cfg.toml"
 CFG = resolve_target(str(CFG_SPEC))
 
 
-def _fuzz(tmp_path: Path, target: str, variant: str, runs: int, seed: int = 1) -> dict:
-    command = [sys.executable, "-m", "harness", "fuzz", "sequence", "--target", target, "--variant", variant,
-               "--runs", str(runs), "--seed", str(seed), "--json", "--out", str(tmp_path / "run"),
+def _fuzz(tmp_path: Path, target: str, variant: str, runs: int, seed: int = 1,
+          stop_on: tuple[str, str] | None = None) -> dict:
+    """A bounded, seeded campaign of the sequence fuzzer; ends early once stop_on is found."""
+    resolved = resolve_target(target)
+    config = CampaignConfig(tuple(resolve_fuzzers(["sequence"], resolved)), resolved, variant, tmp_path / "run",
+                            seconds=None, runs=runs, seed=seed)
+    holder: list[Campaign] = []
+
+    def on_event(kind: str, data: dict) -> None:
+        found = data.get("finding")
+        if kind == "finding" and stop_on and (found.kind, found.function) == stop_on:
+            holder[0].request_stop("found")
+
+    holder.append(Campaign(config, on_event))
+    return holder[0].run().to_dict()
+
+
+def test_cli_fuzz_json_follows_the_contract_on_a_new_target(tmp_path):
+    command = [sys.executable, "-m", "harness", "fuzz", "sequence", "--target", str(CFG_SPEC), "--variant",
+               "escape-truncated-nul", "--runs", "20000", "--seed", "1", "--json", "--out", str(tmp_path / "run"),
                "--crash-dir", str(tmp_path / "crashes"), "--no-minimize"]
-    out = subprocess.run(command, capture_output=True, text=True, timeout=900)
-    assert out.returncode in (0, 1), out.stderr[-3000:]
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    out = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 1, out.stderr[-3000:]
+    summary = json.loads(out.stdout.strip().splitlines()[-1])
+    finding = summary["findings"][0]
+    assert (finding["kind"], finding["function"], finding["fuzzer"]) == ("heap-buffer-overflow", "cfg_escape",
+                                                                         "sequence")
+    assert summary["fuzzers"]["sequence"]["execs"] > 0
+    stored = list((tmp_path / "crashes").iterdir())
+    assert len(stored) == 1 and (stored[0] / "input").is_file()
 
 
 def test_header_signatures_keep_parameter_names():
@@ -99,7 +124,6 @@ def test_pyproject_table_is_a_spec(tmp_path):
 
 
 # Bounded, seeded runs of the generic fuzzer; what each needs in time is a benchmark figure.
-# (Violations are not fatal while fuzzing, so those runs always use their whole budget.)
 CFG_BUDGET = {"parse-unterminated-quote": 200_000, "escape-truncated-nul": 20_000,
               "set-same-value-leak": 60_000, "dump-cache-double-free": 40_000, "notify-after-free": 60_000,
               "unwatch-keeps-last": 40_000, "free-skips-release": 20_000, "get-shared-buffer": 400_000}
@@ -109,7 +133,7 @@ CFG_BUDGET = {"parse-unterminated-quote": 200_000, "escape-truncated-nul": 20_00
 @pytest.mark.parametrize("bug", [b.id for b in CFG.bugs])
 def test_sequence_fuzzer_finds_the_second_librarys_planted_bug(tmp_path, bug):
     expected = CFG.bug(bug)
-    summary = _fuzz(tmp_path, str(CFG_SPEC), bug, CFG_BUDGET[bug])
+    summary = _fuzz(tmp_path, str(CFG_SPEC), bug, CFG_BUDGET[bug], stop_on=(expected.kind, expected.function))
     found = {(f["kind"], f["function"]) for f in summary["findings"]}
     assert (expected.kind, expected.function) in found, summary["findings"]
 
@@ -125,7 +149,7 @@ def test_sequence_fuzzer_is_quiet_on_the_clean_second_library(tmp_path):
 @pytest.mark.parametrize("bug", ["utf8-lossy-tail", "put-owned-missing-nul", "copy-value-off-by-one"])
 def test_embedded_target_through_its_spec_alone(tmp_path, bug):
     expected = resolve_target(None).bug(bug)
-    summary = _fuzz(tmp_path, "kv", bug, 150_000)
+    summary = _fuzz(tmp_path, "kv", bug, 150_000, stop_on=(expected.kind, expected.function))
     assert (expected.kind, expected.function) in {(f["kind"], f["function"]) for f in summary["findings"]}
 
 
