@@ -4,6 +4,7 @@ sequence fuzzer finding a second library's planted bugs with no hand-written dri
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -51,7 +52,7 @@ def test_cli_fuzz_json_follows_the_contract_on_a_new_target(tmp_path):
     assert (finding["kind"], finding["function"], finding["fuzzer"]) == ("heap-buffer-overflow", "cfg_escape",
                                                                          "sequence")
     assert summary["fuzzers"]["sequence"]["execs"] > 0
-    stored = list((tmp_path / "crashes").iterdir())
+    stored = [p for p in (tmp_path / "crashes").iterdir() if p.is_dir()]
     assert len(stored) == 1 and (stored[0] / "input").is_file()
 
 
@@ -129,8 +130,13 @@ CFG_BUDGET = {"parse-unterminated-quote": 200_000, "escape-truncated-nul": 20_00
               "unwatch-keeps-last": 40_000, "free-skips-release": 20_000, "get-shared-buffer": 400_000}
 
 
+LONG = {"parse-unterminated-quote", "get-shared-buffer"}  # 76k and 214k executions in a plain run
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("bug", [b.id for b in CFG.bugs])
+@pytest.mark.parametrize("bug", [pytest.param(b.id, marks=pytest.mark.skipif(
+    b.id in LONG and not os.environ.get("FFI_HARNESS_LONG"),
+    reason="long bounded run (set FFI_HARNESS_LONG=1); time-to-find is a benchmark figure")) for b in CFG.bugs])
 def test_sequence_fuzzer_finds_the_second_librarys_planted_bug(tmp_path, bug):
     expected = CFG.bug(bug)
     summary = _fuzz(tmp_path, str(CFG_SPEC), bug, CFG_BUDGET[bug], stop_on=(expected.kind, expected.function))
