@@ -53,6 +53,7 @@ class CampaignConfig:
     extra_args: tuple[str, ...] = ()
     crash_dir: Path | None = None  # a CrashStore root: every finding stored (and minimized)
     minimize: bool = True
+    stop_on: tuple[str, str] | None = None  # (kind, function): end the campaign once this is found
 
 
 @dataclass
@@ -292,7 +293,8 @@ class Campaign:
                 finding, spec.name, artifact, report, seconds, stored=stored)
         self.on_event("finding", {"fuzzer": spec.name, "title": finding.title, "finding": finding,
                                   "stack_hash": finding.stack_hash, "seconds": seconds})
-
+        if self.config.stop_on == (finding.kind, finding.function):
+            self.request_stop("found")
 
     def _store(self, spec: FuzzerSpec, finding: Finding, artifact: Path | None, report: str) -> Path | None:
         """Put the finding in the crash store first (atomically), then minimize it there."""

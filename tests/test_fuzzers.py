@@ -25,17 +25,10 @@ INPUTS = Path(__file__).parent / "fixtures" / "inputs"
 def campaign(tmp_path: Path, names: list[str], variant: str, runs: int, *, jobs: int = 1,
              stop_on: tuple[str, str] | None = None) -> Campaign:
     config = CampaignConfig(tuple(resolve_fuzzers(names)), resolve_target(None), variant,
-                            tmp_path / "run", seconds=None, runs=runs, jobs=jobs, seed=7)
-    holder: list[Campaign] = []
-
-    def on_event(kind: str, data: dict) -> None:
-        found = data.get("finding")
-        if kind == "finding" and stop_on and (found.kind, found.function) == stop_on:
-            holder[0].request_stop("found")
-
-    holder.append(Campaign(config, on_event))
-    holder[0].run()
-    return holder[0]
+                            tmp_path / "run", seconds=None, runs=runs, jobs=jobs, seed=7, stop_on=stop_on)
+    run = Campaign(config)
+    run.run()
+    return run
 
 
 @pytest.mark.slow

@@ -29,16 +29,8 @@ def _fuzz(tmp_path: Path, target: str, variant: str, runs: int, seed: int = 1,
     """A bounded, seeded campaign of the sequence fuzzer; ends early once stop_on is found."""
     resolved = resolve_target(target)
     config = CampaignConfig(tuple(resolve_fuzzers(["sequence"], resolved)), resolved, variant, tmp_path / "run",
-                            seconds=None, runs=runs, seed=seed)
-    holder: list[Campaign] = []
-
-    def on_event(kind: str, data: dict) -> None:
-        found = data.get("finding")
-        if kind == "finding" and stop_on and (found.kind, found.function) == stop_on:
-            holder[0].request_stop("found")
-
-    holder.append(Campaign(config, on_event))
-    return holder[0].run().to_dict()
+                            seconds=None, runs=runs, seed=seed, stop_on=stop_on)
+    return Campaign(config).run().to_dict()
 
 
 def test_cli_fuzz_json_follows_the_contract_on_a_new_target(tmp_path):
