@@ -25,9 +25,9 @@ from pathlib import Path
 import cffi
 
 from harness.catalogue import Bug
-from harness.cdef import HARNESS_CDEF, preprocess_header
+from harness.cdef import HARNESS_CDEF
 from harness.errors import BuildError, TargetError
-from harness.signatures import parse_signatures
+from harness.signatures import read_header
 from harness.target import Target
 from harness.toolchain import find_toolchain
 
@@ -87,8 +87,8 @@ def variant_defines(target: Target, variant: str) -> list[tuple[str, str]]:
 def cdef_text(target: Target, variant: str) -> str:
     """Everything cffi must know: the preprocessed header, the harness extras, the target's,
     and an `extern "Python"` callback per function-pointer type for the generic driver."""
-    header = preprocess_header(target.header, target.include_dirs)
-    externs = parse_signatures(header, str(target.header)).callback_externs().values()
+    header, api = read_header(target.header, target.include_dirs)
+    externs = api.callback_externs().values()
     text = header + HARNESS_CDEF + target.cdef_extra
     text += "".join(f'\nextern "Python" {decl};' for _, decl in externs) + "\n"
     if variant != "clean" and target.canary_function:

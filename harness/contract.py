@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.errors import TargetError
-from harness.signatures import Signature, header_signatures
+from harness.signatures import HeaderApi, Signature, header_signatures
 from harness.target import Target
 
 RETURN_KINDS = ("value", "static", "owned", "borrowed")
@@ -103,9 +103,15 @@ class Contract:
     handles: dict[str, HandleType]
     functions: dict[str, FunctionContract]
     skipped: tuple[str, ...] = ()
-    function_pointers: frozenset[str] = frozenset()
-    enums: frozenset[str] = frozenset()
-    callback_decls: dict[str, str] = field(default_factory=dict)  # see HeaderApi.callback_decls
+    api: HeaderApi = field(default_factory=lambda: HeaderApi({}, frozenset(), frozenset(), {}))
+
+    @property
+    def function_pointers(self) -> frozenset[str]:
+        return self.api.function_pointers
+
+    @property
+    def enums(self) -> frozenset[str]:
+        return self.api.enums
 
     def handle_of(self, ctype: str) -> HandleType | None:
         """The handle type a C type text points to ('const cfg_doc *' -> cfg_doc), or None."""
@@ -181,12 +187,12 @@ def _pairs(value: object, spec: SpecText, what: str, *needles: str) -> tuple[tup
 
 
 class _Loader:
-    def __init__(self, table: dict, signatures: dict[str, Signature], spec: SpecText,
-                 enums: frozenset[str]) -> None:
+    def __init__(self, table: dict, api: HeaderApi, spec: SpecText) -> None:
         self.table = table
-        self.signatures = signatures
+        self.api = api
+        self.signatures = api.functions
         self.spec = spec
-        self.enums = enums
+        self.enums = api.enums
         self.default_free = table.get("free")
 
     def function(self, name: str, *needles: str) -> Signature:
@@ -289,7 +295,7 @@ class _Loader:
         nullable = _strings(entry.get("nullable", []), self.spec, "nullable", where, "nullable")
         for name in (*takes, *nullable):
             ctype = self.param(sig, name, "parameter")
-            if "*" not in ctype and not self._is_function_pointer(sig, name):
+            if "*" not in ctype and ctype not in self.api.function_pointers:
                 raise self.spec.error(f"{sig.name}: {name!r} is not a pointer in the header", where, name)
         outputs = []
         for param, out in entry.get("outputs", {}).items():
@@ -305,7 +311,7 @@ class _Loader:
         callback = entry.get("callback")
         if callback is None:
             return None
-        if "(" not in self.param(sig, callback, "callback") and not self._is_function_pointer(sig, callback):
+        if self.param(sig, callback, "callback") not in self.api.function_pointers:
             raise self.spec.error(f"{sig.name}: callback {callback!r} is not a function pointer", where, "callback")
         user_data = entry.get("user_data")
         if user_data is not None and "*" not in self.param(sig, user_data, "user_data"):
@@ -319,33 +325,23 @@ class _Loader:
             ends.append((function, param))
         return Registration(callback, user_data, release, tuple(ends))
 
-    def _is_function_pointer(self, sig: Signature, name: str) -> bool:
-        return name in self.table.get("_function_pointer_params", {}).get(sig.name, ())
 
-
-def load_contract(table: dict, signatures: dict[str, Signature], spec_path: Path | None = None,
-                  spec_text: str = "", enums: frozenset[str] = frozenset(),
-                  function_pointers: frozenset[str] = frozenset(),
-                  callback_decls: dict[str, str] | None = None) -> Contract:
-    """Validate a [contract] table against the header's signatures; TargetError naming the line."""
+def load_contract(table: dict, api: HeaderApi, spec_path: Path | None = None, spec_text: str = "") -> Contract:
+    """Validate a [contract] table against the header's API; TargetError naming the spec line."""
     spec = SpecText(spec_path, spec_text)
     unknown = set(table) - {"free", "skip", "handles", "functions"}
     if unknown:
         raise spec.error(f"[contract]: unknown keys {sorted(unknown)}", *sorted(unknown))
-    raw = dict(table)
-    raw["_function_pointer_params"] = {
-        sig.name: tuple(p.name for p in sig.params if p.ctype in function_pointers) for sig in signatures.values()}
-    loader = _Loader(raw, signatures, spec, enums)
+    loader = _Loader(table, api, spec)
     if loader.default_free is not None:
         loader.function(loader.default_free, "free")
     handles = loader.handles()
     functions, skipped = loader.functions(handles)
-    return Contract(handles, functions, skipped, function_pointers, enums, callback_decls or {})
+    return Contract(handles, functions, skipped, api)
 
 
 def target_contract(target: Target) -> Contract:
     """The target's contract checked against its header (an empty [contract] when none is written)."""
-    api = header_signatures(target.header, target.include_dirs)
     text = target.spec_path.read_text() if target.spec_path else ""
-    return load_contract(target.contract, api.functions, target.spec_path, text, api.enums,
-                         api.function_pointers, api.callback_decls)
+    return load_contract(target.contract, header_signatures(target.header, target.include_dirs),
+                         target.spec_path, text)

@@ -197,8 +197,8 @@ class SequenceDriver:
         base = pointee(ctype)
         if ctype in self.contract.function_pointers:
             return Arg(name, ctype, "callback_sync")
-        if self.contract.handle_of(ctype):
-            return Arg(name, ctype, "handle", self.contract.handle_of(ctype).name)  # type: ignore[union-attr]
+        if (handle := self.contract.handle_of(ctype)) is not None:
+            return Arg(name, ctype, "handle", handle.name)
         if name in fc.takes:
             return Arg(name, ctype, "takes")
         if ctype.count("*") >= 2:
@@ -219,15 +219,12 @@ class SequenceDriver:
     # -- callbacks -----------------------------------------------------------------------
     def _install_callbacks(self) -> dict[str, Any]:
         """One `extern "Python"` implementation per function-pointer type (see harness.build)."""
-        from harness.signatures import HeaderApi
-
-        api = HeaderApi({}, self.contract.function_pointers, self.contract.enums, self.contract.callback_decls)
         release_types = {self.contract.functions[f].signature.param(r.release).ctype  # type: ignore[union-attr]
                          for f, r in ((f.name, f.registration) for f in self.contract.functions.values())
                          if r is not None and r.release}
         installed: dict[str, Any] = {}
         self._release_externs = set()
-        for ctype, (name, _decl) in api.callback_externs().items():
+        for ctype, (name, _decl) in self.contract.api.callback_externs().items():
             if ctype in release_types:
                 self._release_externs.add(name)
             implementation = getattr(self.lib, name, None)

@@ -6,6 +6,7 @@ parser; each parameter keeps its name and its type as C text that ffi.typeof() a
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,6 +123,18 @@ def parse_signatures(text: str, origin: str = "header") -> HeaderApi:
     return HeaderApi(found, pointers | frozenset(inline_shapes), enums, {**shapes, **inline_shapes})
 
 
+def read_header(header: Path, include_dirs: tuple[Path, ...] = ()) -> tuple[str, HeaderApi]:
+    """The header preprocessed as for cffi, and what it declares; once per version of the file
+    in a process (the build and the contract both need it)."""
+    return _read_header(header, tuple(include_dirs), header.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=32)
+def _read_header(header: Path, include_dirs: tuple[Path, ...], mtime_ns: int) -> tuple[str, HeaderApi]:
+    text = preprocess_header(header, include_dirs)
+    return text, parse_signatures(text, str(header))
+
+
 def header_signatures(header: Path, include_dirs: tuple[Path, ...] = ()) -> HeaderApi:
     """The functions declared by a header file (system headers stubbed as for cffi)."""
-    return parse_signatures(preprocess_header(header, include_dirs), str(header))
+    return read_header(header, include_dirs)[1]
