@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.atomic import write_atomic
 from harness.errors import InputError
 from harness.triage import Finding
 
@@ -61,12 +62,7 @@ def folder_name(finding: Finding) -> str:
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".metadata-", dir=path.parent)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(data, handle, indent=2, sort_keys=True)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(data, indent=2, sort_keys=True).encode())
 
 
 class CrashStore:
@@ -130,9 +126,7 @@ class CrashStore:
     def set_minimized(self, crash: StoredCrash, data: bytes) -> StoredCrash:
         """Replace the crash's `input` with a minimized one (`original` stays as found)."""
         with self._locked():
-            tmp = crash.folder / ".input.tmp"
-            tmp.write_bytes(data)
-            os.replace(tmp, crash.folder / "input")
+            write_atomic(crash.folder / "input", data)
             meta = {**self._load(crash.folder).metadata, "minimized": True, "minimized_size": len(data)}
             _write_json(crash.folder / METADATA, meta)
             return StoredCrash(crash.folder, meta)

@@ -8,10 +8,10 @@ A target spec lists its fuzzers under `fuzzers` (default: just `sequence`).
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.atomic import write_atomic
 from harness.errors import UsageError
 from harness.target import EMBEDDED_TARGET, PROJECT_ROOT, Target
 
@@ -45,12 +45,7 @@ def generated_dictionary(target: Target) -> Path:
 
     text = header_dictionary(target.header)
     path = cache_root() / "dicts" / f"{target.name}-{hashlib.sha1(text.encode()).hexdigest()[:12]}.dict"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}")
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    return path
+    return path if path.exists() else write_atomic(path, text.encode())
 
 
 def fuzzer(name: str, target: Target | None = None) -> FuzzerSpec:

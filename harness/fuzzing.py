@@ -26,6 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from harness import leaks
+from harness.atomic import write_atomic
 from harness.child import Session
 from harness.errors import EXIT_FINDINGS
 from harness.loader import load
@@ -72,13 +73,7 @@ def _flag(argv: list[str], name: str) -> str | None:
 
 def write_artifact(prefix: str, kind: str, data: bytes) -> Path:
     """Write data as libFuzzer names artifacts (PREFIX + KIND-<sha1>), atomically."""
-    name = f"{kind}-{hashlib.sha1(data).hexdigest()}"
-    path = Path(prefix + name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-    return path
+    return write_atomic(Path(prefix + f"{kind}-{hashlib.sha1(data).hexdigest()}"), data)
 
 
 class LeakWatch:
