@@ -1,6 +1,6 @@
 """The contract-driven sequence driver: any C API fuzzed from its header and ownership contract.
 
-Each input is decoded (through a Choices source: atheris's FuzzedDataProvider or hypothesis)
+Each input is decoded (through a Choices source, e.g. atheris's FuzzedDataProvider)
 into a sequence of calls with boundary-data arguments. The driver keeps the contract itself -
 every handle and owned result freed exactly once, user_data alive until its registration ends,
 borrowed pointers used only while valid - so every sanitizer report is the library's bug. What
@@ -56,26 +56,6 @@ class FuzzedChoices:
 
     def remaining(self) -> int:
         return self.fdp.remaining_bytes()
-
-
-class DrawnChoices:
-    """Decisions drawn from hypothesis (`st.data()`), so hypothesis shrinks the call sequence."""
-
-    def __init__(self, data: Any, max_steps: int = 12) -> None:
-        from hypothesis import strategies as st
-
-        self.data, self.st = data, st
-        self.steps = data.draw(st.integers(1, max_steps), label="steps")
-
-    def int(self, low: int, high: int) -> int:
-        return self.data.draw(self.st.integers(low, high)) if high > low else low
-
-    def bytes(self, max_len: int) -> bytes:
-        return self.data.draw(self.st.binary(max_size=max_len))
-
-    def remaining(self) -> int:
-        self.steps -= 1
-        return self.steps + 1
 
 
 @dataclass(eq=False)
@@ -157,7 +137,7 @@ class SequenceDriver:
             except _Unsupported as why:
                 self.skipped[fc.name] = str(why)
         self.steps = [contract.functions[name] for name in self.plans]
-        self._callbacks = self._install_callbacks()
+        self._callbacks, self._release_externs = self._install_callbacks()
 
     # -- planning ------------------------------------------------------------------------
     def _plan(self, fc: FunctionContract) -> list[Arg]:
@@ -217,22 +197,23 @@ class SequenceDriver:
         raise _Unsupported(f"parameter {name} ({ctype}) has no generator")
 
     # -- callbacks -----------------------------------------------------------------------
-    def _install_callbacks(self) -> dict[str, Any]:
-        """One `extern "Python"` implementation per function-pointer type (see harness.build)."""
+    def _install_callbacks(self) -> tuple[dict[str, Any], set[str]]:
+        """One `extern "Python"` implementation per function-pointer type (see harness.build):
+        (type text -> the lib's callback, names of the callbacks that serve as release functions)."""
         release_types = {self.contract.functions[f].signature.param(r.release).ctype  # type: ignore[union-attr]
                          for f, r in ((f.name, f.registration) for f in self.contract.functions.values())
                          if r is not None and r.release}
         installed: dict[str, Any] = {}
-        self._release_externs = set()
+        release_externs: set[str] = set()
         for ctype, (name, _decl) in self.contract.api.callback_externs().items():
             if ctype in release_types:
-                self._release_externs.add(name)
+                release_externs.add(name)
             implementation = getattr(self.lib, name, None)
             if implementation is None:
                 continue
             _bind_extern(self.ffi, name, self._on_callback)
             installed[ctype] = implementation
-        return installed
+        return installed, release_externs
 
     def _on_callback(self, name: str, args: tuple[Any, ...]) -> None:
         state = self.state

@@ -6,6 +6,7 @@ parser; each parameter keeps its name and its type as C text that ffi.typeof() a
 
 from __future__ import annotations
 
+import copy
 import functools
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,8 +56,6 @@ def _strip_names(node: c_ast.Node) -> c_ast.Node:
 
 
 def _type_text(node: c_ast.Node) -> str:
-    import copy
-
     return c_generator.CGenerator().visit(_strip_names(copy.deepcopy(node))).strip()
 
 
