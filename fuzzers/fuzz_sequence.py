@@ -14,12 +14,15 @@ from __future__ import annotations
 import os
 
 from harness.contract import target_contract
-from harness.fuzzing import run_fuzzer, session
+from harness.fuzzing import BehaviourCoverage, run_fuzzer, session
 from harness.sequence import FuzzedChoices, SequenceDriver
 
 S = session()
 TRACE = "FFI_HARNESS_TRACE"  # set: print each call as C before making it (for replays)
-DRIVER = SequenceDriver(target_contract(S.loaded.target), S.ffi, S.lib, trace=TRACE in os.environ)
+# a prebuilt library gives libFuzzer no coverage: call results are the feedback instead
+FEEDBACK = BehaviourCoverage() if S.loaded.target.binary_only else None
+DRIVER = SequenceDriver(target_contract(S.loaded.target), S.ffi, S.lib, trace=TRACE in os.environ,
+                        observe=FEEDBACK)
 
 
 def test_one_input(data: bytes) -> None:

@@ -1,7 +1,9 @@
 """Build a target into a sanitized cffi API-mode extension, one per variant, cached by content.
 
 The library sources get ASan + UBSan + libFuzzer coverage (`fuzzer-no-link`); the cffi
-wrapper gets ASan + UBSan only. The shared object is linked without the sanitizer
+wrapper gets ASan + UBSan only. A binary-only target (a prebuilt `library`) is not compiled:
+the wrapper is linked against it, and ASan's allocator, preloaded, still sees its mallocs.
+The shared object is linked without the sanitizer
 runtime: at run time it comes from atheris's `asan_with_fuzzer.so` (see harness.runtime).
 """
 
@@ -102,7 +104,7 @@ def _cache_key(target: Target, variant: str, flavor: str, cdef: str, defines: li
     facts = [BUILD_FORMAT, flavor, variant, defines, COMMON_FLAGS, SANITIZE_FLAGS, toolchain.version,
              sys.version, cffi.__version__, cdef, target.name]
     digest.update(json.dumps(facts, default=str).encode())
-    files = {target.header, *target.sources}
+    files = {target.header, *target.sources, *([target.library] if target.library else [])}
     for directory in target.include_dirs:
         files.update(p for p in directory.rglob("*.h"))
     for path in sorted(files):
@@ -156,6 +158,13 @@ def _compile_all(target: Target, wrapper: Path, out_dir: Path, defines: list, fl
     return [obj for _, _, obj in jobs]
 
 
+def _prebuilt(target: Target) -> list[str]:
+    """Link arguments for a binary-only target's library (found again at run time by rpath)."""
+    if target.library is None:
+        return []
+    return [str(target.library), f"-Wl,-rpath,{target.library.parent}"]
+
+
 def build(target: Target, variant: str = "clean", flavor: str = "sanitized") -> BuiltModule:
     """Build (or reuse from the cache) the extension for target+variant.
 
@@ -186,7 +195,8 @@ def build(target: Target, variant: str = "clean", flavor: str = "sanitized") -> 
         objects = _compile_all(target, wrapper, work, defines, flavor)
         clang = str(find_toolchain().clang)
         sanitize = list(SANITIZE_FLAGS[:1]) if flavor == "sanitized" else []
-        _run([clang, *LINK_FLAGS, *sanitize, *map(str, objects), "-o", str(work / so_name)], "linking")
+        _run([clang, *LINK_FLAGS, *sanitize, *map(str, objects), *_prebuilt(target), "-o", str(work / so_name)],
+             "linking")
         meta = {"target": target.name, "variant": variant, "flavor": flavor, "defines": defines,
                 "built_at": time.time(), "cache_key": key}
         (work / "build.json").write_text(json.dumps(meta, indent=2))

@@ -26,7 +26,7 @@ from harness.fuzzing import ENV_TARGET, ENV_VARIANT
 from harness.minimize import minimize
 from harness.runtime import SanitizerOptions, child_environment
 from harness.target import Target
-from harness.triage import Finding, TargetCode, parse_report
+from harness.triage import Finding, parse_report
 
 PROGRESS = re.compile(r"^#(?P<execs>\d+)\s+\w+\s+cov: (?P<cov>\d+) ft: (?P<ft>\d+) corp: (?P<corp>\d+)/")
 FINAL_EXECS = re.compile(r"^stat::number_of_executed_units: (?P<execs>\d+)", re.M)
@@ -116,7 +116,7 @@ class CampaignResult:
                 "seconds": round(self.seconds, 2), "out_dir": str(self.config.out_dir),
                 "findings": [f.to_dict() for f in ordered],
                 "fuzzers": {name: s.to_dict() for name, s in self.stats.items()},
-                "stopped": self.stopped}
+                "stopped": self.stopped, "checks_off": list(self.config.target.checks_off)}
 
 
 Event = Callable[[str, dict], None]
@@ -132,7 +132,7 @@ class Campaign:
         self.lock = threading.Lock()
         self.stop = threading.Event()
         self.processes: set[subprocess.Popen[bytes]] = set()
-        self.target_code = TargetCode.for_paths([config.target.root])
+        self.target_code = config.target.code
         self.started = time.monotonic()
 
     # -- scheduling ------------------------------------------------------------------

@@ -20,7 +20,6 @@ from harness import leaks
 from harness.errors import EXIT_FINDINGS, EXIT_USAGE, HarnessError
 from harness.loader import Loaded, load, load_binding
 from harness.target import resolve_target
-from harness.triage import TargetCode
 
 
 class Session:
@@ -61,7 +60,7 @@ def main(argv: list[str]) -> int:
     function(Session(loaded, spec.get("argument")))
     gc.collect()
     if spec.get("leak_check", True):
-        found = leaks.check(TargetCode.for_paths([target.root]))
+        found = leaks.check(target.code)
         if found:
             sys.stderr.write(found.report)
             sys.stderr.flush()

@@ -105,6 +105,8 @@ def _print_summary(summary: dict) -> None:
     for name, stats in summary["fuzzers"].items():
         print(f"{name:10} {stats['execs']:>10} {stats['exec_per_s']:>8.0f} {stats['coverage']:>6} "
               f"{stats['corpus_size']:>7}")
+    for check in summary["checks_off"]:
+        print(f"check off (prebuilt library, binary-only mode): {check}")
     print(f"\n{len(summary['findings'])} distinct finding(s)")
     for f in summary["findings"]:
         print(f"  {f['seconds_to_find']:7.1f}s {f['fuzzer']:10} {f['title']}  x{f['count']}")
@@ -118,7 +120,10 @@ def cmd_init(args: argparse.Namespace) -> int:
     from harness.target import load_target_file
 
     headers = [Path(h) for h in args.headers]
-    for path in [*headers, *map(Path, args.sources)]:
+    library = Path(args.library) if args.library else None
+    if library and args.sources:
+        raise UsageError("pass --sources (built with sanitizers) or --library (a prebuilt .so), not both")
+    for path in [*headers, *map(Path, args.sources), *([library] if library else [])]:
         if not path.is_file():
             raise UsageError(f"no such file: {path}")
     out = Path(args.out)
@@ -126,7 +131,7 @@ def cmd_init(args: argparse.Namespace) -> int:
         raise UsageError(f"{out} exists; pass --force to overwrite it")
     name = args.name or headers[0].stem
     spec, umbrella = starter_spec(headers, [Path(s) for s in args.sources], name, out.resolve().parent,
-                                  tuple(Path(d) for d in args.include))
+                                  tuple(Path(d) for d in args.include), library)
     if umbrella is not None:
         (out.resolve().parent / f"{name}_all.h").write_text(umbrella)
     out.write_text(spec)
@@ -233,6 +238,7 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("init", help="write a starter target spec (contract guessed, marked REVIEW) for headers")
     p.add_argument("headers", nargs="+", help="the library's public headers")
     p.add_argument("--sources", nargs="*", default=[], help="the library's C sources")
+    p.add_argument("--library", default=None, help="a prebuilt shared library instead (binary-only mode)")
     p.add_argument("--include", nargs="*", default=[], help="include directories the headers need")
     p.add_argument("--name", default=None, help="target name (default: the first header's stem)")
     p.add_argument("--out", default="target.toml", help="spec file to write (default ./target.toml)")

@@ -15,7 +15,7 @@ from typing import Any
 from harness import leaks
 from harness.runtime import SanitizerOptions, child_environment
 from harness.target import Target
-from harness.triage import Finding, TargetCode, parse_report
+from harness.triage import Finding, parse_report
 
 LEAK_CHECK_ATTEMPTS = 3  # see harness.leaks.tracer_failed
 
@@ -38,11 +38,6 @@ class ChildResult:
         return self.findings[0] if self.findings else None
 
 
-def target_code(target: Target) -> TargetCode:
-    """Frames of this target: anything under its folder (C sources and Python binding)."""
-    return TargetCode.for_paths([target.root])
-
-
 def run_command(command: list[str], target: Target, *, timeout: float = 60.0,
                 options: SanitizerOptions | None = None, stdin: bytes | None = None,
                 cwd: Path | None = None, extra_env: dict[str, str] | None = None) -> ChildResult:
@@ -63,7 +58,7 @@ def run_command(command: list[str], target: Target, *, timeout: float = 60.0,
         out, err = process.communicate()
     seconds = time.monotonic() - started
     stdout, stderr = out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
-    findings = tuple(parse_report(stdout + stderr, target_code(target)))
+    findings = tuple(parse_report(stdout + stderr, target.code))
     if timed_out and not findings:
         findings = (Finding("timeout", "harness", (), None, None, f"no result after {timeout:.0f} s"),)
     return ChildResult(process.returncode, stdout, stderr, findings, timed_out, seconds, process.pid)

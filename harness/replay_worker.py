@@ -16,7 +16,6 @@ from pathlib import Path
 from harness.child import import_function
 from harness.forked import run_forked
 from harness.fuzzing import session
-from harness.triage import TargetCode
 
 ATHERIS_BANNER = "=== Uncaught Python exception: ==="
 
@@ -31,7 +30,7 @@ def main(script: str) -> int:
         except BaseException:  # the child prints the traceback: mark it as atheris would
             sys.stderr.write(f"\n{ATHERIS_BANNER}\n")
             raise
-    target = TargetCode.for_paths([loaded.target.root])
+    target = loaded.target.code
     out = sys.__stdout__
     for line in sys.stdin:
         request = json.loads(line)

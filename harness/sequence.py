@@ -97,6 +97,7 @@ class RunState:
     ints: list[int] = field(default_factory=list)
     keep: list[Any] = field(default_factory=list)
     calling: str = ""
+    previous: str = ""  # the function called last (for observe)
     ending: set[int] = field(default_factory=set)  # registrations the current call may release
     violation: ContractViolation | None = None
 
@@ -120,9 +121,12 @@ class SequenceDriver:
     """Calls the functions of a contract in valid sequences; one run per input."""
 
     def __init__(self, contract: Contract, ffi: Any, lib: Any, max_steps: int = MAX_STEPS,
-                 trace: bool = False) -> None:
+                 trace: bool = False, observe: Callable[[str], None] | None = None) -> None:
         self.contract, self.ffi, self.lib, self.max_steps = contract, ffi, lib, max_steps
         self.trace = trace  # print every call (as C) to stderr before making it
+        # told "F:outcome" and "PREVIOUS>F:outcome" after each call (feedback for fuzzers
+        # whose library has no coverage instrumentation)
+        self.observe = observe
         self.state = RunState()
         self.skipped: dict[str, str] = {}
         releasers = {f.returns.free for f in contract.functions.values()}
@@ -417,6 +421,11 @@ class SequenceDriver:
             self._print_call(fc, plan, values)
         state.calling = fc.name
         result = getattr(self.lib, fc.name)(*args)
+        if self.observe is not None:
+            event = f"{fc.name}:{_outcome(ffi, result)}"
+            self.observe(event)
+            self.observe(f"{state.previous}>{event}")
+            state.previous = fc.name
         if target is not None:
             state.handles.remove(target)
             ended += [r for r in state.registrations.values() if r.owner is target and not r.ended]
@@ -516,6 +525,17 @@ class SequenceDriver:
             size = ffi.sizeof(item)
             return lambda: ffi.buffer(pointer, size)[:]
         return lambda: b""
+
+
+def _outcome(ffi: Any, result: Any) -> str:
+    """A call's result reduced to a class: NULL or not, zero/negative or the bit length."""
+    if isinstance(result, ffi.CData):
+        return "null" if result == ffi.NULL else "ptr"
+    if isinstance(result, bool) or not isinstance(result, int):
+        return type(result).__name__
+    if result < 0:
+        return str(result) if result >= -4 else "neg"
+    return f"b{result.bit_length()}"
 
 
 class _Unsupported(Exception):

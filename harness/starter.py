@@ -101,8 +101,9 @@ def _function_entry(sig: Signature, api: HeaderApi, handles: dict, default_free:
 
 
 def starter_spec(headers: list[Path], sources: list[Path], name: str, spec_dir: Path,
-                 include_dirs: tuple[Path, ...] = ()) -> tuple[str, str | None]:
-    """(spec text, umbrella header text or None) for headers; paths relative to spec_dir."""
+                 include_dirs: tuple[Path, ...] = (), library: Path | None = None) -> tuple[str, str | None]:
+    """(spec text, umbrella header text or None) for headers; paths relative to spec_dir.
+    With `library` (a prebuilt .so) the spec is for binary-only mode instead of sources."""
     umbrella = None
     if len(headers) > 1:
         umbrella = "".join(f'#include "{os.path.relpath(h.resolve(), spec_dir)}"\n' for h in headers)
@@ -117,10 +118,12 @@ def starter_spec(headers: list[Path], sources: list[Path], name: str, spec_dir: 
     handles = _handles(api)
     default_free = _default_free(api)
     rel = [os.path.relpath(s.resolve(), spec_dir) for s in sources]
+    code = (f'library = "{os.path.relpath(library.resolve(), spec_dir)}"  # prebuilt: binary-only mode'
+            if library else f"sources = {_toml_list(rel)}")
     dirs = sorted({os.path.relpath(h.resolve().parent, spec_dir) for h in headers})
     out = [f"# Starter ffi-harness spec written by `ffi-harness init` from {', '.join(h.name for h in headers)}.",
            "# Every line marked REVIEW is a guess from names and types: check it against the docs.",
-           "[target]", f'name = "{name}"', f'header = "{header_text}"', f"sources = {_toml_list(rel)}",
+           "[target]", f'name = "{name}"', f'header = "{header_text}"', code,
            f"include_dirs = {_toml_list(dirs)}", "", "[contract]"]
     if default_free:
         out.append(f'free = "{default_free}"{REVIEW}: releases owned results')

@@ -8,11 +8,21 @@ from pathlib import Path
 
 from harness.catalogue import Bug, load_catalogue
 from harness.errors import TargetError, UsageError
+from harness.triage.frames import TargetCode
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 EMBEDDED_TARGET = PROJECT_ROOT / "target_c" / "target.toml"
 DEFAULT_TARGET = "kv"
 VARIANTS = ("clean", "planted")
+# What a prebuilt library without ASan/UBSan/coverage instrumentation loses: the allocator is
+# still ASan's (preloaded), so double/invalid free, mismatched frees, leaks and the libc
+# interceptors (memcpy, strlen, ...) keep working; everything checked *inside* its code is off.
+BINARY_ONLY_CHECKS_OFF = (
+    "out-of-bounds and use-after-free accesses made by the library's own code (no ASan instrumentation;"
+    " only accesses through libc interceptors such as memcpy/strlen are checked)",
+    "undefined behaviour inside the library (no UBSan)",
+    "coverage feedback from the library (libFuzzer is guided by the driver's Python coverage only)",
+)
 
 
 @dataclass(frozen=True)
@@ -22,7 +32,7 @@ class Target:
     name: str
     root: Path
     header: Path
-    sources: tuple[Path, ...]
+    sources: tuple[Path, ...]  # empty for a binary-only target
     include_dirs: tuple[Path, ...]
     defines: tuple[tuple[str, str], ...] = ()
     cdef_extra: str = ""
@@ -35,6 +45,22 @@ class Target:
     spec_path: Path | None = field(default=None, compare=False)
     fuzzers: tuple[str, ...] = ("sequence",)
     contract: dict = field(default_factory=dict, compare=False, hash=False)  # raw [contract], see harness.contract
+    library: Path | None = None  # a prebuilt shared library instead of sources (binary-only mode)
+
+    @property
+    def binary_only(self) -> bool:
+        """True when the target is a prebuilt library fuzzed without recompiling it."""
+        return self.library is not None
+
+    @property
+    def checks_off(self) -> tuple[str, ...]:
+        """The sanitizer checks this target cannot have (none when built from sources)."""
+        return BINARY_ONLY_CHECKS_OFF if self.binary_only else ()
+
+    @property
+    def code(self) -> TargetCode:
+        """Which stack frames are this target's: files under its folder, or its prebuilt library."""
+        return TargetCode.for_paths([self.root], (self.library.name,) if self.library else ())
 
     def bug(self, bug_id: str) -> Bug:
         """The catalogue entry for bug_id, or UsageError listing the known ids."""
@@ -48,6 +74,9 @@ class Target:
         """The bugs compiled in for a variant: none, all ('planted') or one bug id."""
         if variant == "clean":
             return ()
+        if self.binary_only:
+            raise UsageError(f"target {self.name!r} is a prebuilt library ({self.library}): it has no "
+                             "variants to compile, use --variant clean")
         if variant == "planted":
             return self.bugs
         return (self.bug(variant),)
@@ -71,6 +100,8 @@ def load_target_file(spec: Path) -> Target:
 
     The spec is a target.toml ([target] and [contract] tables) or a pyproject.toml whose
     [tool.ffi-harness] table holds the [target] keys and a [tool.ffi-harness.contract] table.
+    A target has either `sources` (built with sanitizers) or `library`, a prebuilt shared
+    library fuzzed in binary-only mode.
     """
     try:
         data = tomllib.loads(spec.read_text())
@@ -83,16 +114,20 @@ def load_target_file(spec: Path) -> Target:
     if not isinstance(table, dict) or not table:
         raise TargetError(f"{spec}: no [target] table (or [tool.ffi-harness] in a pyproject.toml)")
     root = spec.parent.resolve()
-    for key in ("name", "header", "sources"):
+    for key in ("name", "header"):
         if key not in table:
             raise TargetError(f"{spec}: [target] needs {key!r}")
+    if ("sources" in table) == ("library" in table):
+        raise TargetError(f"{spec}: [target] needs either 'sources' (to build with sanitizers) or 'library' "
+                          "(a prebuilt shared library), not both")
     bugs_file = table.get("bugs")
     binding = table.get("binding")
+    library = _paths(root, [table["library"]], "library", spec)[0] if "library" in table else None
     return Target(
         name=table["name"],
         root=root,
         header=_paths(root, [table["header"]], "header", spec)[0],
-        sources=_paths(root, table["sources"], "sources", spec),
+        sources=_paths(root, table.get("sources", []), "sources", spec),
         include_dirs=_paths(root, table.get("include_dirs", []), "include_dirs", spec),
         defines=tuple((str(k), str(v)) for k, v in table.get("defines", {}).items()),
         cdef_extra=table.get("cdef_extra", ""),
@@ -105,6 +140,7 @@ def load_target_file(spec: Path) -> Target:
         spec_path=spec,
         fuzzers=tuple(table.get("fuzzers", ("sequence",))),
         contract=data.get("contract", {}),
+        library=library,
     )
 
 

@@ -29,7 +29,7 @@ def kv(target: Target) -> Loaded:
 
 @pytest.fixture(scope="session")
 def target_code(target: Target) -> TargetCode:
-    return TargetCode.for_paths([target.root])
+    return target.code
 
 
 @pytest.fixture

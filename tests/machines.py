@@ -17,7 +17,6 @@ from hypothesis.stateful import Bundle, consumes, initialize, invariant, rule
 from harness.loader import Loaded, load_binding
 from harness.stateful import Executor, IsolatedMachine
 from harness.strategies import c_strings
-from harness.triage import TargetCode
 
 KEYS = st.sampled_from([b"a", b"b", b"c", b"user:1"])
 VALUES = st.binary(max_size=24)
@@ -26,7 +25,7 @@ VALUES = st.binary(max_size=24)
 def make_machines(loaded: Loaded) -> dict[str, type[IsolatedMachine]]:
     """The ownership, callbacks and binding machines bound to one loaded variant."""
     ffi, lib = loaded.ffi, loaded.lib
-    target = TargetCode.for_paths([loaded.target.root])
+    target = loaded.target.code
     free = ffi.addressof(lib, "free")
 
     # ---- ownership: stores, cursors, owned and borrowed values --------------------------

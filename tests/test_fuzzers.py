@@ -16,7 +16,7 @@ from harness.campaign import Campaign, CampaignConfig
 from harness.fuzzers import NAMES, fuzzer, resolve_fuzzers
 from harness.runtime import child_environment
 from harness.target import resolve_target
-from harness.triage import TargetCode, parse_report
+from harness.triage import parse_report
 
 BUGS = resolve_target(None).bugs
 INPUTS = Path(__file__).parent / "fixtures" / "inputs"
@@ -63,7 +63,7 @@ def test_leak_check_alive_after_a_million_executions(tmp_path):
     artifact = next(tmp_path.glob("leak-*"))
     again = subprocess.run([sys.executable, str(fuzzer("ownership").script), str(artifact)],
                            capture_output=True, text=True, env=env, timeout=300)
-    findings = parse_report(again.stdout + again.stderr, TargetCode.for_paths([resolve_target(None).root]))
+    findings = parse_report(again.stdout + again.stderr, resolve_target(None).code)
     assert [(f.kind, f.function) for f in findings] == [("leak", "kv__dup_value")], again.stderr[-3000:]
 
 
