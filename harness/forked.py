@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from harness import leaks
+from harness.fuzzing import CONTRACT_BANNER, ContractViolation
 from harness.triage import Finding, TargetCode, parse_report
 
 EXIT_PYTHON_ERROR = 3
@@ -72,7 +73,9 @@ def _child(function: Callable[..., Any], args: tuple, kwargs: dict, capture: int
             if found:
                 sys.stderr.write(found.report)
                 status = EXIT_LEAK
-    except BaseException:  # reported to the parent, which decides
+    except BaseException as error:  # reported to the parent, which decides
+        if isinstance(error, ContractViolation):  # a finding of its own kind, as when fuzzing
+            sys.stderr.write(f"{CONTRACT_BANNER}\n")
         traceback.print_exc()
         status = EXIT_PYTHON_ERROR
     finally:

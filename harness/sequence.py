@@ -255,24 +255,39 @@ class SequenceDriver:
     # -- one input -----------------------------------------------------------------------
     def run(self, choices: Choices) -> None:
         """Run the calls an input decodes to; raise the first ContractViolation at the end."""
-        self.state = state = RunState()
+        self.begin()
         try:
             for _ in range(self.max_steps):
                 if choices.remaining() <= 0 or not self.steps:
                     break
                 fc = self.steps[choices.int(0, len(self.steps) - 1)]
                 self._step(fc, choices)
-                if state.violation is not None:
+                if self.state.violation is not None:
                     break
         finally:
-            pending = state.violation
-            for handle in reversed(list(state.handles)):
-                if handle in state.handles:
-                    self._destroy(handle)
-            state.violation = pending or state.violation
-            self.state = RunState()
-        if state.violation is not None:
-            raise state.violation
+            violation = self.end()
+        if violation is not None:
+            raise violation
+
+    def begin(self) -> None:
+        """Start a new sequence: no handles, registrations or remembered values."""
+        self.state = RunState()
+
+    def call(self, name: str, choices: Choices) -> ContractViolation | None:
+        """One step of a sequence: call `name` (constructing the handles it needs) with
+        arguments from choices; the contract violation it revealed, if any."""
+        self._step(self.contract.functions[name], choices)
+        return self.state.violation
+
+    def end(self) -> ContractViolation | None:
+        """Destroy the handles still alive, end the sequence; its first contract violation."""
+        state = self.state
+        pending = state.violation
+        for handle in reversed(list(state.handles)):
+            if handle in state.handles:
+                self._destroy(handle)
+        self.state = RunState()
+        return pending or state.violation
 
     def _step(self, fc: FunctionContract, choices: Choices) -> None:
         plan = self.plans[fc.name]
