@@ -23,6 +23,7 @@
     user_data = "user_data"          # ... with this user_data, kept alive by the caller ...
     release = "release"              # ... and this is called exactly once when it ends ...
     ends = { cfg_unwatch = "id" }    # ... by cfg_unwatch(id = our result) or the owner's free
+    reentrant = ["cfg_unwatch"]      # calls the callback may make (as the header allows)
 
 Everything not written is inferred from the header: `const char *` parameters are C strings, a
 pointer to a handle type is a live handle, `T *` to a number is an out-parameter, a function
@@ -42,7 +43,7 @@ from harness.target import Target
 
 RETURN_KINDS = ("value", "static", "owned", "borrowed")
 FUNCTION_KEYS = {"returns", "owner", "until", "free", "length", "buffers", "out_buffers", "takes", "nullable",
-                 "outputs", "callback", "user_data", "release", "ends", "registration_id"}
+                 "outputs", "callback", "user_data", "release", "ends", "reentrant", "registration_id"}
 INTEGER_WORDS = ("char", "short", "int", "long", "size_t", "ssize_t", "int8_t", "int16_t", "int32_t", "int64_t",
                  "uint8_t", "uint16_t", "uint32_t", "uint64_t", "intptr_t", "uintptr_t", "ptrdiff_t", "unsigned",
                  "signed", "_Bool", "bool")
@@ -67,6 +68,7 @@ class Registration:
     user_data: str | None = None
     release: str | None = None
     ends: tuple[tuple[str, str], ...] = ()  # (function, its parameter that takes the registration id)
+    reentrant: tuple[str, ...] = ()  # functions the callback may call while it runs
 
 
 @dataclass(frozen=True)
@@ -323,7 +325,8 @@ class _Loader:
         for function, param in _pairs(entry.get("ends", {}), self.spec, "ends", where, "ends"):
             self.param(self.function(function, where, "ends"), param, "registration id")
             ends.append((function, param))
-        return Registration(callback, user_data, release, tuple(ends))
+        reentrant = tuple(self.function(name, where, "reentrant").name for name in entry.get("reentrant", []))
+        return Registration(callback, user_data, release, tuple(ends), reentrant)
 
 
 def load_contract(table: dict, api: HeaderApi, spec_path: Path | None = None, spec_text: str = "") -> Contract:

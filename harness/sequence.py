@@ -98,6 +98,8 @@ class RunState:
     keep: list[Any] = field(default_factory=list)
     calling: str = ""
     previous: str = ""  # the function called last (for observe)
+    depth: int = 0  # > 0 while a callback makes a reentrant call
+    deferred: list[Registration] = field(default_factory=list)  # ended inside a callback, release may wait
     ending: set[int] = field(default_factory=set)  # registrations the current call may release
     violation: ContractViolation | None = None
 
@@ -127,6 +129,7 @@ class SequenceDriver:
         # told "F:outcome" and "PREVIOUS>F:outcome" after each call (feedback for fuzzers
         # whose library has no coverage instrumentation)
         self.observe = observe
+        self._choices: Choices | None = None  # the current input, for calls made from callbacks
         self.state = RunState()
         self.skipped: dict[str, str] = {}
         releasers = {f.returns.free for f in contract.functions.values()}
@@ -251,11 +254,29 @@ class SequenceDriver:
         if reg.ended:
             state.flag("callback-after-unregister", f"callback registered by {reg.function} called after the "
                        "registration ended")
+        elif self._choices is not None:
+            self._reenter(reg, self._choices)
+
+    def _reenter(self, reg: Registration, choices: Choices) -> None:
+        """Maybe make one of the calls the contract allows from inside this callback."""
+        contract = self.contract.functions[reg.function].registration
+        names = [n for n in (contract.reentrant if contract else ()) if n in self.plans]
+        state = self.state
+        if not names or state.depth or choices.remaining() <= 0 or choices.int(0, 3) != 0:
+            return
+        calling, ending = state.calling, state.ending
+        state.depth += 1
+        try:
+            self._step(self.contract.functions[names[choices.int(0, len(names) - 1)]], choices)
+        finally:
+            state.depth -= 1
+            # what the inner call ended may be released until the outer call returns
+            state.calling, state.ending = calling, ending | {id(r) for r in state.deferred}
 
     # -- one input -----------------------------------------------------------------------
     def run(self, choices: Choices) -> None:
         """Run the calls an input decodes to; raise the first ContractViolation at the end."""
-        self.begin()
+        self.begin(choices)
         try:
             for _ in range(self.max_steps):
                 if choices.remaining() <= 0 or not self.steps:
@@ -269,13 +290,15 @@ class SequenceDriver:
         if violation is not None:
             raise violation
 
-    def begin(self) -> None:
+    def begin(self, choices: Choices | None = None) -> None:
         """Start a new sequence: no handles, registrations or remembered values."""
         self.state = RunState()
+        self._choices = choices
 
     def call(self, name: str, choices: Choices) -> ContractViolation | None:
         """One step of a sequence: call `name` (constructing the handles it needs) with
         arguments from choices; the contract violation it revealed, if any."""
+        self._choices = choices
         self._step(self.contract.functions[name], choices)
         return self.state.violation
 
@@ -283,6 +306,7 @@ class SequenceDriver:
         """Destroy the handles still alive, end the sequence; its first contract violation."""
         state = self.state
         pending = state.violation
+        self._choices = None  # no calls from callbacks while tearing down
         for handle in reversed(list(state.handles)):
             if handle in state.handles:
                 self._destroy(handle)
@@ -445,10 +469,15 @@ class SequenceDriver:
             state.handles.remove(target)
             ended += [r for r in state.registrations.values() if r.owner is target and not r.ended]
         for reg in ended:
-            if reg.has_release and reg.released == 0:
-                state.flag("destructor-not-called", f"the registration made by {reg.function} ended without "
-                           "its release function being called")
             reg.ended = True
+        if state.depth:  # inside a callback: the release may come when the dispatch returns
+            state.deferred += ended
+        else:
+            for reg in ended + state.deferred:
+                if reg.has_release and reg.released == 0:
+                    state.flag("destructor-not-called", f"the registration made by {reg.function} ended "
+                               "without its release function being called")
+            state.deferred = []
         state.ending = set()
         self._check_borrows(fc, handles, target)
         self._take_result(fc, plan, values, result, handles)
@@ -479,7 +508,8 @@ class SequenceDriver:
                 continue
             if "*" in borrow.until or (owner_touched and fc.name in borrow.until):
                 continue
-            if borrow.read() != borrow.snapshot:
+            # inside a callback the outer call is still running and may end the borrow
+            if not self.state.depth and borrow.read() != borrow.snapshot:
                 self.state.flag("borrowed-changed", f"the result of {borrow.function} changed during "
                                 f"{fc.name} although the contract says it is still valid", borrow.function)
                 continue

@@ -152,11 +152,23 @@ def test_sequence_fuzzer_is_quiet_on_the_clean_second_library(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("bug", ["utf8-lossy-tail", "put-owned-missing-nul", "copy-value-off-by-one"])
+@pytest.mark.parametrize("bug", ["utf8-lossy-tail", "put-owned-missing-nul", "copy-value-off-by-one",
+                                 "unsubscribe-during-dispatch"])  # the last needs a call from inside a callback
 def test_embedded_target_through_its_spec_alone(tmp_path, bug):
     expected = resolve_target(None).bug(bug)
     summary = _fuzz(tmp_path, "kv", bug, 400_000, stop_on=(expected.kind, expected.function))
     assert (expected.kind, expected.function) in {(f["kind"], f["function"]) for f in summary["findings"]}
+
+
+@pytest.mark.slow
+def test_reentrant_unsubscribe_shows_a_release_called_twice(tmp_path):
+    """destroy-twice: a subscription that unsubscribes itself from inside its callback (kv.h allows
+    it: `reentrant` in kv's spec) is released twice. The catalogue's double free in sub_release
+    needs destroy = free; the generic driver passes its own release callback, so it sees the
+    second call instead, blamed on the call during which it happened."""
+    summary = _fuzz(tmp_path, "kv", "destroy-twice", 300_000)
+    kinds = {f["kind"] for f in summary["findings"]}
+    assert "destructor-called-twice" in kinds, summary["findings"]
 
 
 def test_init_writes_a_starter_spec_that_loads(tmp_path):
