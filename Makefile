@@ -12,7 +12,7 @@ VARIANT ?= clean
 FUZZERS ?= all
 PYTEST_ARGS ?=
 
-.PHONY: setup toolchain build test test-fast fuzz replay ci lint clean
+.PHONY: setup toolchain build test test-fast fuzz replay ci lint clean bench bench-quick
 
 setup: toolchain $(STAMP)
 
@@ -48,6 +48,21 @@ ci: setup
 	$(FFI) fuzz all --runs 20000 --jobs $(JOBS) --variant clean --no-store
 	mkdir -p reports
 	$(FFI) replay corpus/crashes --variant clean --junit reports/replay.xml --sarif reports/replay.sarif
+
+# benchmarks (bench/README in each script's docstring): tables on stdout, JSON in bench/results/
+BENCH_SEEDS ?= 10
+BENCH_CAP ?= 60
+bench: setup
+	$(PY) bench/overhead.py --seconds 30
+	$(PY) bench/replay_throughput.py
+	$(PY) bench/time_to_find.py --seeds $(BENCH_SEEDS) --cap $(BENCH_CAP)
+	$(FFI) fuzz all --variant clean --time 600 --jobs $(JOBS) --no-store --out bench/results/false_positives
+	@start=$$(date +%s); $(MAKE) --no-print-directory ci >/dev/null; \
+	  echo "{\"make_ci_seconds\": $$(( $$(date +%s) - start ))}" | tee bench/results/ci_budget.json
+
+bench-quick: setup
+	$(PY) bench/overhead.py --seconds 10
+	$(PY) bench/time_to_find.py --seeds 3 --cap 20 --configs harness bare --out bench/results/time_to_find_quick.json
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -30,7 +30,7 @@ from harness import leaks
 from harness.atomic import write_atomic
 from harness.child import Session
 from harness.errors import EXIT_FINDINGS
-from harness.loader import load
+from harness.loader import Loaded, load
 from harness.runtime import ensure_runtime
 from harness.target import resolve_target
 from harness.triage import TargetCode
@@ -39,6 +39,8 @@ ENV_TARGET = "FFI_HARNESS_TARGET"
 ENV_VARIANT = "FFI_HARNESS_VARIANT"
 ENV_LEAK_INTERVAL = "FFI_HARNESS_LEAK_INTERVAL"
 ENV_INJECT = "FFI_HARNESS_INJECT"
+ENV_CANARIES = "FFI_HARNESS_CANARIES"  # set: log when each planted bug is first reached / triggered
+CANARY_INTERVAL = 0.2
 DEFAULT_LEAK_INTERVAL = 2.0
 RECENT_INPUTS = 200_000
 CONTRACT_BANNER = "=== ffi-harness: contract violation (not fatal, fuzzing goes on) ==="
@@ -158,6 +160,28 @@ class BehaviourCoverage:
         self.atheris._trace_branch(self.counters[zlib.crc32(event.encode()) % len(self.counters)])
 
 
+class CanaryLog:
+    """For benchmarks: logs, with wall-clock time, the first time each planted bug's code is
+    reached and its condition triggered (the canaries a planted build compiles in)."""
+
+    def __init__(self, loaded: Loaded) -> None:
+        self.loaded = loaded
+        self.seen: set[tuple[str, str]] = set()
+        self.last = 0.0
+
+    def after(self) -> None:
+        """Read the canaries when CANARY_INTERVAL has passed; print what is new."""
+        now = time.time()
+        if now - self.last < CANARY_INTERVAL:
+            return
+        self.last = now
+        for bug, counts in self.loaded.canaries().items():
+            for event, count in zip(("reached", "triggered"), counts, strict=True):
+                if count and (bug, event) not in self.seen:
+                    self.seen.add((bug, event))
+                    sys.stderr.write(f"INFO: ffi-harness: canary {bug} {event} at {now:.3f}\n")
+
+
 class ViolationLog:
     """Contract violations found while fuzzing: reported once per place, fuzzing goes on.
 
@@ -213,6 +237,7 @@ def run_fuzzer(test_one_input: TestOneInput, argv: list[str] | None = None) -> N
     inject = _injection(replaying)
 
     violations = ViolationLog(watch.artifact_prefix)
+    canaries = CanaryLog(loaded.loaded) if os.environ.get(ENV_CANARIES) and loaded.loaded.built.canaries else None
 
     def one_input(data: bytes) -> None:
         if inject is not None and watch.execs + 1 == inject[0]:
@@ -227,6 +252,8 @@ def run_fuzzer(test_one_input: TestOneInput, argv: list[str] | None = None) -> N
                 except ContractViolation as violation:
                     violations.record(violation, data)
         watch.after(data)
+        if canaries is not None:
+            canaries.after()
 
     atheris.Setup(args, one_input)
     try:

@@ -1,0 +1,129 @@
+#!/usr/bin/env python3
+"""Time to find every planted C bug of the catalogue: reached, triggered (the canaries) and
+detected (the sanitizer finding with the catalogued kind and function), over several seeds,
+censored at a cap (Magma's method). Prints a table, writes bench/results/time_to_find.json.
+
+Configurations (each a single libFuzzer process on the one-bug variant):
+  harness   the bug's surface fuzzer with its seed corpus and the header dictionary
+  bare      the same fuzzer from an empty corpus, no dictionary (the seeds' and dictionary's value)
+  sequence  the generic contract-driven driver, from kv's spec alone (no hand-written driver)
+
+    .venv/bin/python bench/time_to_find.py [--seeds 10] [--cap 120] [--configs harness bare]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import re
+import tempfile
+import time
+from pathlib import Path
+
+import stats
+
+from harness.build import build
+from harness.campaign import Campaign, CampaignConfig
+from harness.catalogue import Bug
+from harness.fuzzers import fuzzer
+from harness.fuzzing import ENV_CANARIES
+from harness.target import resolve_target
+
+RESULTS = Path(__file__).resolve().parent / "results"
+CONFIGS = ("harness", "bare", "sequence")
+CANARY = re.compile(r"^INFO: ffi-harness: canary (?P<bug>\S+) (?P<event>reached|triggered) at (?P<at>[\d.]+)$", re.M)
+
+
+def trial(bug: Bug, config: str, seed: int, cap: float, work: Path) -> dict[str, float | None]:
+    """One seeded campaign on bug's variant; seconds to reached / triggered / detected (None: not in cap)."""
+    target = resolve_target(None)
+    spec = fuzzer("sequence" if config == "sequence" else bug.surface, target)
+    if config == "bare":
+        spec = dataclasses.replace(spec, dictionary=None)
+    out = work / f"{bug.id}-{config}-{seed}"
+    campaign = CampaignConfig((spec,), target, bug.id, out, seconds=cap, seed=seed, use_seeds=config == "harness",
+                              minimize=False, stop_on=(bug.kind, bug.function))
+    started = time.time()
+    summary = Campaign(campaign).run().to_dict()
+    detected = next((f["seconds_to_find"] for f in summary["findings"]
+                     if (f["kind"], f["function"]) == (bug.kind, bug.function)), None)
+    events: dict[str, float] = {}
+    for log in (out / spec.name).glob("worker-*.log"):
+        for match in CANARY.finditer(log.read_text(errors="replace")):
+            if match["bug"] == bug.id:
+                at = float(match["at"]) - started
+                events[match["event"]] = min(events.get(match["event"], at), at)
+    # a crash can end the process before the next canary read: detection implies both
+    triggered = _first(events.get("triggered"), detected)
+    reached = _first(events.get("reached"), triggered)
+    return {"reached": reached, "triggered": triggered, "detected": detected,
+            "execs": summary["fuzzers"][spec.name]["execs"]}
+
+
+def _first(*times: float | None) -> float | None:
+    return min((t for t in times if t is not None), default=None)
+
+
+def summarize(trials: list[dict], cap: float) -> dict[str, object]:
+    detected = [t["detected"] for t in trials]
+    return {"found": sum(t is not None for t in detected), "trials": len(trials),
+            "median_s": stats.median(detected, cap), "rmst_s": round(stats.restricted_mean(detected, cap), 2),
+            "median_reached_s": stats.median([t["reached"] for t in trials], cap),
+            "median_triggered_s": stats.median([t["triggered"] for t in trials], cap)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--cap", type=float, default=120.0, help="seconds before a trial is censored")
+    parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=CONFIGS)
+    parser.add_argument("--bugs", nargs="*", default=None, help="bug ids (default: every C bug)")
+    parser.add_argument("--out", default=str(RESULTS / "time_to_find.json"))
+    args = parser.parse_args()
+    target = resolve_target(None)
+    bugs = [target.bug(b) for b in args.bugs] if args.bugs else [b for b in target.bugs if not b.in_binding]
+    os.environ[ENV_CANARIES] = "1"
+    for bug in bugs:
+        build(target, bug.id)  # outside the timed trials
+    results: dict[str, dict[str, object]] = {}
+    print(f"{'bug':30} {'config':9} {'found':>6} {'median':>8} {'RMST':>7} {'reached':>8} {'trig.':>7}")
+    with tempfile.TemporaryDirectory(prefix="ffih-ttf-") as work:
+        for bug in bugs:
+            results[bug.id] = {}
+            for config in args.configs:
+                trials = [trial(bug, config, seed, args.cap, Path(work)) for seed in range(1, args.seeds + 1)]
+                row = summarize(trials, args.cap) | {"times": trials}
+                results[bug.id][config] = row
+                print(f"{bug.id:30} {config:9} {row['found']:>3}/{row['trials']:<2} {_s(row['median_s']):>8} "
+                      f"{row['rmst_s']:>6.1f}s {_s(row['median_reached_s']):>8} {_s(row['median_triggered_s']):>7}",
+                      flush=True)
+            _compare(results[bug.id], args.cap)
+    report = {"seeds": args.seeds, "cap_s": args.cap, "configs": args.configs, "bugs": results,
+              "measured_at": time.strftime("%Y-%m-%d %H:%M:%S")}
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(report, indent=2))
+    print(f"\nwritten {args.out}")
+
+
+def _compare(rows: dict[str, dict], cap: float) -> None:
+    """harness against each other configuration: A12 (harness sooner) and Mann-Whitney p."""
+    if "harness" not in rows:
+        return
+    ours = [t["detected"] for t in rows["harness"]["times"]]
+    for config, row in rows.items():
+        if config == "harness":
+            continue
+        theirs = [t["detected"] for t in row["times"]]
+        row["a12_harness_sooner"] = round(stats.a12(ours, theirs, cap), 3)
+        row["mann_whitney_p"] = round(stats.mann_whitney_p(ours, theirs, cap), 4)
+        print(f"{'':30} harness vs {config}: A12={row['a12_harness_sooner']:.2f} p={row['mann_whitney_p']:.3f}")
+
+
+def _s(value: object) -> str:
+    return "-" if value is None else f"{value:.1f}s"
+
+
+if __name__ == "__main__":
+    main()
