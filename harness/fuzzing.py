@@ -42,7 +42,6 @@ ENV_INJECT = "FFI_HARNESS_INJECT"
 ENV_CANARIES = "FFI_HARNESS_CANARIES"  # set: log when each planted bug is first reached / triggered
 CANARY_INTERVAL = 0.2
 DEFAULT_LEAK_INTERVAL = 2.0
-LEAK_SHARE = 0.05  # leak checks get at most this share of fuzzing time (an LSan scan: ~0.3 s)
 RECENT_INPUTS = 200_000
 CONTRACT_BANNER = "=== ffi-harness: contract violation (not fatal, fuzzing goes on) ==="
 
@@ -94,7 +93,6 @@ class LeakWatch:
         self.execs = 0
         self.checks = 0
         self.last_check = time.monotonic()
-        self.wait = interval  # the interval, stretched when a scan is slow (LEAK_SHARE)
 
     def after(self, data: bytes) -> None:
         """Record an input that just ran; check for leaks when the interval is over."""
@@ -102,17 +100,14 @@ class LeakWatch:
         if self.interval <= 0:
             return
         self.recent.append(data)
-        if self.every_input or time.monotonic() - self.last_check >= self.wait:
+        if self.every_input or time.monotonic() - self.last_check >= self.interval:
             self.check()
 
     def check(self) -> None:
         """Run the leak check now; on a target leak, find the culprit input and report it."""
         self.checks += 1
-        started = time.monotonic()
         found = leaks.check(self.target)
         self.last_check = time.monotonic()
-        scan = self.last_check - started
-        self.wait = max(self.interval, scan / LEAK_SHARE - scan)
         if not found:
             self.recent.clear()
             return
