@@ -42,12 +42,11 @@ fuzz: setup
 replay: setup
 	$(FFI) replay corpus/crashes --variant planted
 
-# the CI sanitizer run until `ffi-harness ci` lands: every fuzzer for a fixed budget on the
-# shipped (clean) build, then the crash corpus as a regression suite (JUnit + SARIF in reports/)
+# the CI sanitizer run a pipeline adds: sanitized build, every fuzzer for a fixed budget on the
+# shipped (clean) build, replay of the crash store; JUnit + SARIF in reports/; exit 1 only for new findings
+CI_RUNS ?= 20000
 ci: setup
-	$(FFI) fuzz all --runs 20000 --jobs $(JOBS) --variant clean --no-store
-	mkdir -p reports
-	$(FFI) replay corpus/crashes --variant clean --junit reports/replay.xml --sarif reports/replay.sarif
+	$(FFI) ci --runs $(CI_RUNS) --jobs $(JOBS) --reports reports
 
 # benchmarks (bench/README in each script's docstring): tables on stdout, JSON in bench/results/
 BENCH_SEEDS ?= 10

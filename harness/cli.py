@@ -113,6 +113,33 @@ def _print_summary(summary: dict) -> None:
         print(f"           replay: {f['replay']}")
 
 
+def cmd_ci(args: argparse.Namespace) -> int:
+    from harness.ci import CiConfig, run_ci
+    from harness.fuzzers import CRASH_DIR
+
+    target = resolve_target(args.target)
+    if args.runs <= 0:
+        raise UsageError(f"--runs must be positive, got {args.runs}")
+    out_dir = Path(args.out or PROJECT_ROOT / "runs" / time.strftime("ci-%Y%m%d-%H%M%S"))
+    config = CiConfig(target, target.check_variant(args.variant), Path(args.crash_dir or CRASH_DIR),
+                      Path(args.reports), out_dir, runs=args.runs, jobs=args.jobs, seed=args.seed,
+                      pytest_paths=tuple(args.pytest))
+    result = run_ci(config)
+    summary = result.to_dict()
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        for name, execs in result.execs.items():
+            print(f"fuzzed {name:10} {execs:>9} executions")
+        print(f"replayed {summary['replayed']} stored crash(es); {len(summary['known'])} known finding(s) seen")
+        for new in result.new:
+            print(f"NEW  {new.kind} in {new.function} ({new.fuzzer}): {new.title}  [{new.input}]")
+        if result.pytest_status not in (None, 0):
+            print(f"hypothesis suites failed (pytest exit {result.pytest_status})")
+        print(f"reports: {config.reports / 'ci.xml'}, {config.reports / 'ci.sarif'}")
+    return result.exit_code()
+
+
 def cmd_init(args: argparse.Namespace) -> int:
     """Write a starter spec for headers; refuse to overwrite; check that it loads."""
     from harness.contract import target_contract
@@ -214,6 +241,20 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--no-minimize", action="store_true", help="store findings without minimizing them")
     p.add_argument("--json", action="store_true", help="print the summary as JSON, last on stdout")
     p.set_defaults(run=cmd_fuzz)
+
+    p = sub.add_parser("ci", help="CI sanitizer run: build, hypothesis suites, every fuzzer, crash store replay; "
+                                  "exit 1 only for new findings")
+    _common(p)
+    p.add_argument("--runs", type=int, default=20_000, help="executions per fuzzer (default 20000)")
+    p.add_argument("--jobs", type=int, default=int(_env("JOBS", "1") or 1), help="parallel workers")
+    p.add_argument("--seed", type=int, default=1, help="first libFuzzer seed")
+    p.add_argument("--crash-dir", default=_env("CRASH_DIR"), help="crash store of known findings "
+                   "(default corpus/crashes); never written")
+    p.add_argument("--reports", default="reports", help="folder for ci.xml (JUnit) and ci.sarif")
+    p.add_argument("--pytest", nargs="*", default=[], help="hypothesis suites to run with pytest --sanitize")
+    p.add_argument("--out", default=None, help="run folder (default runs/ci-TIMESTAMP)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(run=cmd_ci)
 
     p = sub.add_parser("replay", help="replay crash folders, crash files or corpora, each isolated")
     _common(p)

@@ -6,32 +6,46 @@ import json
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
+from harness.atomic import write_atomic
 from harness.replay import ReplayResult, relative, summarize
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
 
-def junit_xml(results: list[ReplayResult], suite: str = "ffi-harness replay") -> str:
-    """One testcase per input: failure when it reproduces or changed, error when it could not run."""
-    counts = summarize(results)
+def junit_xml(results: list[ReplayResult], suite: str = "ffi-harness replay",
+              known: frozenset[str] = frozenset()) -> str:
+    """One testcase per input: failure when it reproduces or changed, error when it could not run,
+    skipped when what it reproduces is a known finding (its stack hash is in `known`)."""
+    return junit_suites({suite: results}, known)
+
+
+def junit_suites(suites: dict[str, list[ReplayResult]], known: frozenset[str] = frozenset()) -> str:
+    """A JUnit document with one testsuite per name (see junit_xml)."""
     root = ET.Element("testsuites")
-    node = ET.SubElement(root, "testsuite", name=suite, tests=str(len(results)),
-                         failures=str(counts["reproduces"] + counts["changed"]), errors=str(counts["error"]))
-    for result in results:
-        case = ET.SubElement(node, "testcase", classname=f"replay.{result.fuzzer or 'unknown'}",
-                             name=relative(result.input), time=f"{result.seconds:.3f}")
-        if result.verdict in ("reproduces", "changed"):
-            failure = ET.SubElement(case, "failure", type=result.kind or "finding",
-                                    message=f"{result.verdict}: {result.title}")
-            failure.text = (f"{result.title}\nstack hash {result.stack_hash} (expected {result.expected_hash})\n"
-                            f"at {result.file}:{result.line}")
-        elif result.verdict == "error":
-            ET.SubElement(case, "error", message=result.detail)
+    for suite, results in suites.items():
+        counts = summarize(results)
+        old = [r for r in results if r.verdict == "reproduces" and r.stack_hash in known]
+        node = ET.SubElement(root, "testsuite", name=suite, tests=str(len(results)), skipped=str(len(old)),
+                             failures=str(counts["reproduces"] + counts["changed"] - len(old)),
+                             errors=str(counts["error"]))
+        for result in results:
+            case = ET.SubElement(node, "testcase", classname=f"replay.{result.fuzzer or 'unknown'}",
+                                 name=relative(result.input), time=f"{result.seconds:.3f}")
+            if result in old:
+                ET.SubElement(case, "skipped", message=f"known finding, still reproduces: {result.title}")
+            elif result.verdict in ("reproduces", "changed"):
+                failure = ET.SubElement(case, "failure", type=result.kind or "finding",
+                                        message=f"{result.verdict}: {result.title}")
+                failure.text = (f"{result.title}\nstack hash {result.stack_hash} (expected {result.expected_hash})\n"
+                                f"at {result.file}:{result.line}")
+            elif result.verdict == "error":
+                ET.SubElement(case, "error", message=result.detail)
     return ET.tostring(root, encoding="unicode", xml_declaration=True)
 
 
-def sarif(results: list[ReplayResult], tool_version: str = "0.1.0") -> dict:
-    """SARIF 2.1.0: a rule per finding kind, a result with location per reproducing input."""
+def sarif(results: list[ReplayResult], tool_version: str = "0.1.0", known: frozenset[str] | None = None) -> dict:
+    """SARIF 2.1.0: a rule per finding kind, a result with location per reproducing input.
+    With `known` (stack hashes of findings seen before), each result gets a baselineState."""
     kinds = sorted({r.kind for r in results if r.kind and r.verdict in ("reproduces", "changed")})
     rules = [{"id": kind, "name": kind, "shortDescription": {"text": f"Sanitizer finding: {kind}"}}
              for kind in kinds]
@@ -50,6 +64,8 @@ def sarif(results: list[ReplayResult], tool_version: str = "0.1.0") -> dict:
             "locations": [location],
             "partialFingerprints": {"stackHash/v1": result.stack_hash or ""},
         })
+        if known is not None:
+            entries[-1]["baselineState"] = "unchanged" if result.stack_hash in known else "new"
     return {"$schema": SARIF_SCHEMA, "version": "2.1.0",
             "runs": [{"tool": {"driver": {"name": "ffi-harness", "version": tool_version,
                                           "informationUri": "https://example.invalid/ffi-harness",
@@ -57,16 +73,9 @@ def sarif(results: list[ReplayResult], tool_version: str = "0.1.0") -> dict:
                       "results": entries}]}
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write text to path through a temporary file and a rename."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
-
-
-def write_sarif(path: Path, results: list[ReplayResult]) -> None:
-    write_atomically(path, json.dumps(sarif(results), indent=2))
+def write_sarif(path: Path, results: list[ReplayResult], known: frozenset[str] | None = None) -> None:
+    write_atomic(path, json.dumps(sarif(results, known=known), indent=2).encode())
 
 
 def write_junit(path: Path, results: list[ReplayResult]) -> None:
-    write_atomically(path, junit_xml(results))
+    write_atomic(path, junit_xml(results).encode())
