@@ -59,9 +59,12 @@ def cmd_dict(args: argparse.Namespace) -> int:
 
 
 def cmd_fuzz(args: argparse.Namespace) -> int:
+    from harness.atomic import write_atomic
     from harness.build import build
     from harness.campaign import Campaign, CampaignConfig
+    from harness.campaign_report import write_report
     from harness.fuzzers import CRASH_DIR, resolve_fuzzers
+    from harness.progress import CampaignView, Reporter
 
     target = resolve_target(args.target)
     variant = target.check_variant(args.variant)
@@ -76,10 +79,15 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
                             jobs=args.jobs, seed=args.seed, use_seeds=not args.no_seeds, crash_dir=crash_dir,
                             minimize=not args.no_minimize)
 
+    stream = sys.stderr if args.json else sys.stdout
+    view = CampaignView([spec.name for spec in fuzzers], seconds)
+    live = stream.isatty()
+
     def on_event(kind: str, data: dict) -> None:
-        if kind == "finding":
+        view.on_event(kind, data)
+        if kind == "finding" and not live:
             print(f"[{data['seconds']:7.1f}s] {data['fuzzer']}: {data['title']} ({data['stack_hash']})",
-                  file=sys.stderr if args.json else sys.stdout, flush=True)
+                  file=stream, flush=True)
         elif kind == "stalled":
             print(f"{data['fuzzer']}: stopped, every new worker dies at once on {data['stack_hash']}",
                   file=sys.stderr, flush=True)
@@ -87,14 +95,17 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
     campaign = Campaign(config, on_event)
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda s, f: campaign.request_stop(signal.Signals(s).name))
-    result = campaign.run()
+    with Reporter(view, out_dir / "stats.jsonl", stream, interval=args.stats_interval):
+        result = campaign.run()
     summary = result.to_dict()
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    write_atomic(out_dir / "summary.json", json.dumps(summary, indent=2).encode())
+    report = write_report(out_dir, summary)
     if args.json:
         print(json.dumps(summary))
     else:
         _print_summary(summary)
+        print(f"report: {report}")
     return EXIT_FINDINGS if result.findings else EXIT_OK
 
 
@@ -240,6 +251,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--no-store", action="store_true", help="do not store findings in the crash store")
     p.add_argument("--no-minimize", action="store_true", help="store findings without minimizing them")
     p.add_argument("--json", action="store_true", help="print the summary as JSON, last on stdout")
+    p.add_argument("--stats-interval", type=float, default=5.0,
+                   help="seconds between progress updates and stats.jsonl rows (default 5)")
     p.set_defaults(run=cmd_fuzz)
 
     p = sub.add_parser("ci", help="CI sanitizer run: build, hypothesis suites, every fuzzer, crash store replay; "
