@@ -1,5 +1,6 @@
-"""Stopping a campaign with SIGINT or SIGTERM midway: the summary still comes, every finding
-stored so far is whole, and the working corpus holds only complete inputs."""
+"""Campaigns as users run them: two jobs on the planted build keep going after the first crash
+and store each distinct bug once; SIGINT or SIGTERM midway still gives the summary, every
+finding stored so far is whole, and the working corpus holds only complete inputs."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from harness.target import resolve_target
 
 
 def _stored(crashes: Path) -> list[Path]:
@@ -46,3 +49,20 @@ def test_signal_midway_keeps_every_stored_finding(tmp_path, signum):
         inputs = list(corpus.iterdir())
         # libFuzzer names a corpus file by the SHA-1 of its bytes: a torn write would not match
         assert all(hashlib.sha1(p.read_bytes()).hexdigest() == p.name for p in inputs)
+
+
+@pytest.mark.slow
+def test_two_job_planted_campaign_finds_and_stores_many_bugs_once_each(tmp_path):
+    crashes, out = tmp_path / "crashes", tmp_path / "run"
+    command = [sys.executable, "-m", "harness", "fuzz", "strings", "records", "--variant", "planted", "--time", "40",
+               "--jobs", "2", "--seed", "1", "--crash-dir", str(crashes), "--out", str(out), "--json", "--no-minimize"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 1, done.stderr[-2000:]
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    catalogue = {(b.kind, b.function) for b in resolve_target(None).bugs}
+    found = {(f["kind"], f["function"]) for f in summary["findings"]} & catalogue
+    assert len(found) >= 3, summary["findings"]  # it did not stop at the first
+    hashes = [f["stack_hash"] for f in summary["findings"]]
+    assert len(hashes) == len(set(hashes)) and sum(f["count"] for f in summary["findings"]) > len(hashes)
+    stored = [json.loads((p / "metadata.json").read_text())["stack_hash"] for p in _stored(crashes)]
+    assert sorted(stored) == sorted(hashes)  # one folder per distinct finding
