@@ -54,6 +54,7 @@ class CampaignConfig:
     crash_dir: Path | None = None  # a CrashStore root: every finding stored (and minimized)
     minimize: bool = True
     stop_on: tuple[str, str] | None = None  # (kind, function): end the campaign once this is found
+    merge: bool = False  # at the end, merge new coverage into each fuzzer's seed corpus (-merge=1)
 
 
 @dataclass
@@ -109,6 +110,7 @@ class CampaignResult:
     findings: dict[str, CampaignFinding] = field(default_factory=dict)
     seconds: float = 0.0
     stopped: str = ""
+    merged: dict[str, int] = field(default_factory=dict)  # fuzzer -> inputs added to its seed corpus
 
     def to_dict(self) -> dict[str, object]:
         ordered = sorted(self.findings.values(), key=lambda f: f.seconds_to_find)
@@ -116,7 +118,8 @@ class CampaignResult:
                 "seconds": round(self.seconds, 2), "out_dir": str(self.config.out_dir),
                 "findings": [f.to_dict() for f in ordered],
                 "fuzzers": {name: s.to_dict() for name, s in self.stats.items()},
-                "stopped": self.stopped, "checks_off": list(self.config.target.checks_off)}
+                "stopped": self.stopped, "checks_off": list(self.config.target.checks_off),
+                "merged": self.merged}
 
 
 Event = Callable[[str, dict], None]
@@ -160,7 +163,22 @@ class Campaign:
         self.result.seconds = time.monotonic() - self.started
         for spec in self.config.fuzzers:
             self.result.stats[spec.name].corpus_size = _count_files(self._work_corpus(spec))
+            if self.config.merge:
+                self.result.merged[spec.name] = self._merge(spec)
         return self.result
+
+    def _merge(self, spec: FuzzerSpec) -> int:
+        """libFuzzer -merge=1 of the run's corpus into the seed corpus: only inputs that add
+        coverage go in, so it stays minimal; the next campaign starts from it. Inputs added."""
+        spec.seeds.mkdir(parents=True, exist_ok=True)
+        before = _count_files(spec.seeds)
+        artifacts = self.config.out_dir / spec.name / "artifacts"
+        command = [sys.executable, str(spec.script), "-merge=1", str(spec.seeds), str(self._work_corpus(spec)),
+                   f"-artifact_prefix={artifacts}/", f"-timeout={self.config.input_timeout}"]
+        log_path = self.config.out_dir / spec.name / "merge.log"
+        with open(log_path, "wb") as log:
+            subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=self._environment(), check=False)
+        return _count_files(spec.seeds) - before
 
     def request_stop(self, reason: str) -> None:
         """End the campaign soon: running workers are interrupted, found results kept."""
@@ -227,14 +245,19 @@ class Campaign:
             command.append(f"-runs={runs}")
         return command + list(self.config.extra_args)
 
-    def _run_worker(self, spec: FuzzerSpec, worker: int, seed: int, seconds: float | None,
-                    runs: int | None, fuzzer_started: float) -> tuple[int, str | None]:
-        """One libFuzzer process; returns (executions, stack hash of its finding or None)."""
+    def _environment(self) -> dict[str, str]:
+        """The environment of a fuzzer process: sanitizer runtime, target, variant."""
         env = child_environment(SanitizerOptions(rss_limit_mb=self.config.rss_limit_mb + 1024))
         env[ENV_VARIANT] = self.config.variant
         env[ENV_TARGET] = str(self.config.target.spec_path)
         env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
         env["PYTHONUNBUFFERED"] = "1"  # atheris prints Python exceptions on stdout: keep the order
+        return env
+
+    def _run_worker(self, spec: FuzzerSpec, worker: int, seed: int, seconds: float | None,
+                    runs: int | None, fuzzer_started: float) -> tuple[int, str | None]:
+        """One libFuzzer process; returns (executions, stack hash of its finding or None)."""
+        env = self._environment()
         log_path = self.config.out_dir / spec.name / f"worker-{worker}-seed-{seed}.log"
         command = self._command(spec, worker, seed, seconds, runs)
         with open(log_path, "wb") as log:

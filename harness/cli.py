@@ -77,7 +77,7 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
     crash_dir = None if args.no_store else Path(args.crash_dir) if args.crash_dir else CRASH_DIR
     config = CampaignConfig(tuple(fuzzers), target, variant, out_dir, seconds=seconds, runs=args.runs,
                             jobs=args.jobs, seed=args.seed, use_seeds=not args.no_seeds, crash_dir=crash_dir,
-                            minimize=not args.no_minimize)
+                            minimize=not args.no_minimize, merge=args.merge)
 
     stream = sys.stderr if args.json else sys.stdout
     view = CampaignView([spec.name for spec in fuzzers], seconds)
@@ -251,6 +251,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--no-store", action="store_true", help="do not store findings in the crash store")
     p.add_argument("--no-minimize", action="store_true", help="store findings without minimizing them")
     p.add_argument("--json", action="store_true", help="print the summary as JSON, last on stdout")
+    p.add_argument("--merge", action="store_true", help="at the end, merge new coverage into each fuzzer's "
+                   "seed corpus (corpus/NAME; libFuzzer -merge=1), where the next campaign starts")
     p.add_argument("--stats-interval", type=float, default=5.0,
                    help="seconds between progress updates and stats.jsonl rows (default 5)")
     p.set_defaults(run=cmd_fuzz)

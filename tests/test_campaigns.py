@@ -4,6 +4,7 @@ finding stored so far is whole, and the working corpus holds only complete input
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import signal
@@ -14,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.campaign import Campaign, CampaignConfig
+from harness.fuzzers import fuzzer
 from harness.target import resolve_target
 
 
@@ -66,3 +69,24 @@ def test_two_job_planted_campaign_finds_and_stores_many_bugs_once_each(tmp_path)
     assert len(hashes) == len(set(hashes)) and sum(f["count"] for f in summary["findings"]) > len(hashes)
     stored = [json.loads((p / "metadata.json").read_text())["stack_hash"] for p in _stored(crashes)]
     assert sorted(stored) == sorted(hashes)  # one folder per distinct finding
+
+
+def test_merge_keeps_new_coverage_in_the_seed_corpus_and_the_next_campaign_starts_there(tmp_path):
+    target = resolve_target(None)
+    spec = dataclasses.replace(fuzzer("records", target), seeds=tmp_path / "seeds")
+
+    def run(name: str) -> dict:
+        config = CampaignConfig((spec,), target, "clean", tmp_path / name, seconds=None, runs=20_000, seed=1,
+                                merge=True)
+        return Campaign(config).run().to_dict()
+
+    first = run("first")
+    added = first["merged"]["records"]
+    seeds = list((tmp_path / "seeds").iterdir())
+    assert added == len(seeds) > 0
+    assert all(hashlib.sha1(p.read_bytes()).hexdigest() == p.name for p in seeds)
+    assert added <= first["fuzzers"]["records"]["corpus_size"]  # merge keeps only what adds coverage
+    second = run("second")
+    log = next((tmp_path / "second" / "records").glob("worker-*.log")).read_text(errors="replace")
+    assert f"INFO: seed corpus: files: {added} " in log  # resumed from the merged corpus
+    assert second["merged"]["records"] >= 0
