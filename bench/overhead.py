@@ -21,7 +21,7 @@ from pathlib import Path
 
 from harness.build import COMMON_FLAGS, SANITIZE_FLAGS, build, variant_defines
 from harness.fuzzers import fuzzer
-from harness.runtime import child_environment
+from harness.runtime import SanitizerOptions, child_environment
 from harness.target import resolve_target
 from harness.toolchain import find_toolchain
 
@@ -75,7 +75,7 @@ def main() -> None:
             for flavor in BUILDS:
                 binary = build_native(surface, flavor, Path(work))
                 row[f"native_{flavor}"] = measure([str(binary)], plain_env, args.seconds)
-            python_env = child_environment()
+            python_env = child_environment(SanitizerOptions(python_malloc=fuzzer(surface, target).python_malloc))
             python_env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + python_env.get("PATH", "")
             script = fuzzer(surface, target).script
             row["harness"] = measure([sys.executable, str(script)], python_env, args.seconds)

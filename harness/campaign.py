@@ -177,7 +177,7 @@ class Campaign:
                    f"-artifact_prefix={artifacts}/", f"-timeout={self.config.input_timeout}"]
         log_path = self.config.out_dir / spec.name / "merge.log"
         with open(log_path, "wb") as log:
-            subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=self._environment(), check=False)
+            subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=self._environment(spec), check=False)
         return _count_files(spec.seeds) - before
 
     def request_stop(self, reason: str) -> None:
@@ -245,9 +245,10 @@ class Campaign:
             command.append(f"-runs={runs}")
         return command + list(self.config.extra_args)
 
-    def _environment(self) -> dict[str, str]:
+    def _environment(self, spec: FuzzerSpec) -> dict[str, str]:
         """The environment of a fuzzer process: sanitizer runtime, target, variant."""
-        env = child_environment(SanitizerOptions(rss_limit_mb=self.config.rss_limit_mb + 1024))
+        options = SanitizerOptions(rss_limit_mb=self.config.rss_limit_mb + 1024, python_malloc=spec.python_malloc)
+        env = child_environment(options)
         env[ENV_VARIANT] = self.config.variant
         env[ENV_TARGET] = str(self.config.target.spec_path)
         env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
@@ -257,7 +258,7 @@ class Campaign:
     def _run_worker(self, spec: FuzzerSpec, worker: int, seed: int, seconds: float | None,
                     runs: int | None, fuzzer_started: float) -> tuple[int, str | None]:
         """One libFuzzer process; returns (executions, stack hash of its finding or None)."""
-        env = self._environment()
+        env = self._environment(spec)
         log_path = self.config.out_dir / spec.name / f"worker-{worker}-seed-{seed}.log"
         command = self._command(spec, worker, seed, seconds, runs)
         with open(log_path, "wb") as log:

@@ -30,8 +30,9 @@ from harness import leaks
 from harness.atomic import write_atomic
 from harness.child import Session
 from harness.errors import EXIT_FINDINGS
+from harness.fuzzers import PYMALLOC_FUZZERS
 from harness.loader import Loaded, load
-from harness.runtime import ensure_runtime
+from harness.runtime import SanitizerOptions, ensure_runtime
 from harness.target import resolve_target
 from harness.triage import TargetCode
 
@@ -63,8 +64,10 @@ class ContractViolation(AssertionError):
 
 @functools.cache
 def session() -> Session:
-    """The target variant named by the environment, built and loaded under the runtime."""
-    ensure_runtime()
+    """The target variant named by the environment, built and loaded under the runtime
+    (with pymalloc for the fuzzers of PYMALLOC_FUZZERS, as a campaign would start them)."""
+    script = Path(sys.argv[0]).stem
+    ensure_runtime(SanitizerOptions(python_malloc=script.removeprefix("fuzz_") not in PYMALLOC_FUZZERS))
     target = resolve_target(os.environ.get(ENV_TARGET) or None)
     return Session(load(target, os.environ.get(ENV_VARIANT, "clean")))
 
