@@ -137,6 +137,7 @@ class Campaign:
         self.processes: set[subprocess.Popen[bytes]] = set()
         self.target_code = config.target.code
         self.started = time.monotonic()
+        self.running: dict[tuple[str, int], int] = {}  # (fuzzer, worker) -> executions of its live process
 
     # -- scheduling ------------------------------------------------------------------
     def _tasks(self) -> list[tuple[FuzzerSpec, int, float | None]]:
@@ -180,6 +181,19 @@ class Campaign:
             subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=self._environment(spec), check=False)
         return _count_files(spec.seeds) - before
 
+    def live_stats(self) -> dict[str, object]:
+        """The campaign now (one stats.jsonl row): elapsed seconds, distinct findings, and per
+        fuzzer its executions (finished and running workers), rate, coverage, corpus, findings."""
+        with self.lock:
+            elapsed = time.monotonic() - self.started
+            fuzzers = {}
+            for name, stats in self.result.stats.items():
+                execs = stats.execs + sum(n for (fuzzer, _), n in self.running.items() if fuzzer == name)
+                fuzzers[name] = {"execs": execs, "exec_per_s": round(execs / max(elapsed, 1e-3), 1),
+                                 "coverage": stats.coverage, "corpus": stats.corpus_size,
+                                 "findings": sum(f.fuzzer == name for f in self.result.findings.values())}
+            return {"t": round(elapsed, 2), "distinct_findings": len(self.result.findings), "fuzzers": fuzzers}
+
     def request_stop(self, reason: str) -> None:
         """End the campaign soon: running workers are interrupted, found results kept."""
         self.result.stopped = reason
@@ -210,6 +224,7 @@ class Campaign:
                 stats.execs += execs
                 stats.seconds += time.monotonic() - began
                 stats.workers += 1
+                self.running.pop((spec.name, worker), None)
             if runs_left is not None:
                 runs_left -= max(execs, 1)
             seed += 1
@@ -266,7 +281,7 @@ class Campaign:
                                        env=env, start_new_session=True)
             with self.lock:
                 self.processes.add(process)
-            execs = self._follow(spec, process, log)
+            execs = self._follow(spec, worker, process, log)
             process.wait()
             with self.lock:
                 self.processes.discard(process)
@@ -284,7 +299,7 @@ class Campaign:
             self._record(spec, finding, artifact, text, time.monotonic() - fuzzer_started)
         return execs, findings[-1].stack_hash if process.returncode else None
 
-    def _follow(self, spec: FuzzerSpec, process: subprocess.Popen[bytes], log: object) -> int:
+    def _follow(self, spec: FuzzerSpec, worker: int, process: subprocess.Popen[bytes], log: object) -> int:
         """Copy the worker's output to its log while reading progress lines."""
         stats = self.result.stats[spec.name]
         execs = 0
@@ -295,6 +310,7 @@ class Campaign:
             if match:
                 execs = int(match["execs"])
                 with self.lock:
+                    self.running[(spec.name, worker)] = execs
                     stats.coverage = max(stats.coverage, int(match["cov"]))
                     stats.features = max(stats.features, int(match["ft"]))
                     stats.corpus_size = max(stats.corpus_size, int(match["corp"]))

@@ -64,7 +64,7 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
     from harness.campaign import Campaign, CampaignConfig
     from harness.campaign_report import write_report
     from harness.fuzzers import CRASH_DIR, resolve_fuzzers
-    from harness.progress import CampaignView, Reporter
+    from harness.progress import Reporter
 
     target = resolve_target(args.target)
     variant = target.check_variant(args.variant)
@@ -80,11 +80,9 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
                             minimize=not args.no_minimize, merge=args.merge)
 
     stream = sys.stderr if args.json else sys.stdout
-    view = CampaignView([spec.name for spec in fuzzers], seconds)
     live = stream.isatty()
 
     def on_event(kind: str, data: dict) -> None:
-        view.on_event(kind, data)
         if kind == "finding" and not live:
             print(f"[{data['seconds']:7.1f}s] {data['fuzzer']}: {data['title']} ({data['stack_hash']})",
                   file=stream, flush=True)
@@ -95,7 +93,7 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
     campaign = Campaign(config, on_event)
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda s, f: campaign.request_stop(signal.Signals(s).name))
-    with Reporter(view, out_dir / "stats.jsonl", stream, interval=args.stats_interval):
+    with Reporter(campaign, out_dir / "stats.jsonl", stream, interval=args.stats_interval):
         result = campaign.run()
     summary = result.to_dict()
     out_dir.mkdir(parents=True, exist_ok=True)
