@@ -9,14 +9,36 @@ built variant.
 from __future__ import annotations
 
 import struct
-from typing import Any
+from typing import Any, ClassVar
 
+from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, consumes, initialize, invariant, rule
 
 from harness.loader import Loaded, load_binding
 from harness.stateful import Executor, IsolatedMachine
 from harness.strategies import c_strings
+
+# what every state-machine test here runs with: reproducible, no database unless given, 8 steps
+BASE = settings(deadline=None, derandomize=True, database=None, stateful_step_count=8,
+                suppress_health_check=list(HealthCheck), print_blob=False)
+
+
+def counting(machine: type) -> type:
+    """A subclass that counts test cases and keeps the last program it ran."""
+
+    class Counted(machine):  # type: ignore[misc, valid-type]
+        runs: ClassVar[int] = 0
+        last: ClassVar[list] = []
+
+        def teardown(self) -> None:
+            type(self).runs += 1
+            type(self).last = list(self.program.steps)
+            super().teardown()
+
+    Counted.__name__ = machine.__name__
+    return Counted
+
 
 KEYS = st.sampled_from([b"a", b"b", b"c", b"user:1"])
 VALUES = st.binary(max_size=24)

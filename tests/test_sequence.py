@@ -9,10 +9,9 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import ClassVar
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import settings
 from hypothesis.stateful import run_state_machine_as_test
 
 from harness.campaign import Campaign, CampaignConfig
@@ -24,6 +23,8 @@ from harness.loader import load
 from harness.sequence_machine import sequence_machine
 from harness.signatures import header_signatures
 from harness.target import resolve_target
+
+from machines import BASE, counting
 
 CFG_DIR = Path(__file__).parent / "targets" / "cfgdoc"
 CFG_SPEC = CFG_DIR / "cfg.toml"
@@ -190,33 +191,16 @@ def test_init_writes_a_starter_spec_that_loads(tmp_path):
     assert again.returncode == 2 and "exists" in again.stderr  # never overwrites a spec by surprise
 
 
-STATEFUL = settings(deadline=None, derandomize=True, database=None, stateful_step_count=8,
-                    suppress_health_check=list(HealthCheck), print_blob=False)
-
-
-def _counted(machine: type) -> type:
-    """A subclass that counts test cases and keeps the last recorded program."""
-
-    class Counted(machine):  # type: ignore[misc, valid-type]
-        runs: ClassVar[int] = 0
-        last: ClassVar[list] = []
-
-        def teardown(self) -> None:
-            type(self).runs += 1
-            type(self).last = list(self.program.steps)
-            super().teardown()
-
-    return Counted
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("bug", ["escape-truncated-nul", "free-skips-release"])
 def test_sequence_state_machine_finds_and_shrinks(bug):
     expected = CFG.bug(bug)
-    machine = _counted(sequence_machine(load(CFG, bug)))
+    machine = counting(sequence_machine(load(CFG, bug)))
     machine.check_leaks = False
     with pytest.raises(SanitizerFinding) as raised:
-        run_state_machine_as_test(machine, settings=settings(STATEFUL, max_examples=400))
+        run_state_machine_as_test(machine, settings=settings(BASE, max_examples=400))
     finding = raised.value.finding
     assert (finding.kind, finding.function) == (expected.kind, expected.function), finding.title
     assert 1 <= len(machine.last) <= 3, machine.last  # shrunk to the calls the bug needs
@@ -224,6 +208,6 @@ def test_sequence_state_machine_finds_and_shrinks(bug):
 
 @pytest.mark.slow
 def test_sequence_state_machine_is_quiet_on_the_clean_library():
-    machine = _counted(sequence_machine(load(CFG, "clean")))
-    run_state_machine_as_test(machine, settings=settings(STATEFUL, max_examples=40))  # leaks checked
+    machine = counting(sequence_machine(load(CFG, "clean")))
+    run_state_machine_as_test(machine, settings=settings(BASE, max_examples=40))  # leaks checked
     assert machine.runs >= 40

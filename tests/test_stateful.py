@@ -7,10 +7,8 @@ short call sequence, saved in hypothesis's database and replayed first on the ne
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import settings
 from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.stateful import run_state_machine_as_test
 
@@ -19,12 +17,10 @@ from harness.forked import SanitizerFinding
 from harness.loader import load
 from harness.target import resolve_target
 
-from machines import make_machines
+from machines import BASE, counting, make_machines
 
 SURFACES = ("ownership", "callbacks", "binding")
 BUGS = [b for b in resolve_target(None).bugs if b.surface in SURFACES]
-BASE = settings(deadline=None, derandomize=True, database=None, stateful_step_count=8,
-                suppress_health_check=list(HealthCheck), print_blob=False)
 
 
 @pytest.fixture(autouse=True)
@@ -32,20 +28,6 @@ def forget_earlier_leaks(target_code):
     leaks.check(target_code)  # forked children inherit this process's leak bookkeeping
 
 
-def counting(machine: type) -> type:
-    """A subclass that counts test cases and keeps the last program it ran."""
-
-    class Counted(machine):  # type: ignore[misc, valid-type]
-        runs: ClassVar[int] = 0
-        last: ClassVar[list] = []
-
-        def teardown(self) -> None:
-            type(self).runs += 1
-            type(self).last = list(self.program.steps)
-            super().teardown()
-
-    Counted.__name__ = machine.__name__
-    return Counted
 
 
 @pytest.mark.parametrize("surface", SURFACES)
