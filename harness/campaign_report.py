@@ -4,6 +4,7 @@ their replay commands)."""
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -38,11 +39,10 @@ def plot(rows: list[dict], path: Path) -> Path:
     findings.set_xlabel("seconds")
     coverage.legend(loc="lower right", fontsize="small")
     figure.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    figure.savefig(tmp, dpi=100)
+    image = io.BytesIO()
+    figure.savefig(image, format="png", dpi=100)
     pyplot.close(figure)
-    tmp.replace(path)
-    return path
+    return write_atomic(path, image.getvalue())
 
 
 def markdown(summary: dict, image: str | None) -> str:
