@@ -52,10 +52,14 @@ class CiResult:
     execs: dict[str, int] = field(default_factory=dict)
 
     @property
+    def results(self) -> list[ReplayResult]:
+        """What fuzzing found, then what replaying the crash store did."""
+        return self.fuzzing + self.replayed
+
+    @property
     def new(self) -> list[ReplayResult]:
         """Findings of this run that the crash store does not hold."""
-        return [r for r in self.fuzzing + self.replayed
-                if r.verdict in ("reproduces", "changed") and r.stack_hash not in self.known]
+        return [r for r in self.results if r.verdict in ("reproduces", "changed") and r.stack_hash not in self.known]
 
     def exit_code(self) -> int:
         """1 for a new finding or a failing hypothesis suite, else 0."""
@@ -63,7 +67,7 @@ class CiResult:
 
     def to_dict(self) -> dict[str, object]:
         return {"new": [r.to_dict() for r in self.new],
-                "known": sorted({r.stack_hash for r in self.fuzzing + self.replayed if r.stack_hash in self.known}),
+                "known": sorted({r.stack_hash for r in self.results if r.stack_hash in self.known}),
                 "replayed": len(self.replayed), "pytest_status": self.pytest_status, "execs": self.execs,
                 "exit_code": self.exit_code()}
 
@@ -94,10 +98,10 @@ def run_ci(config: CiConfig) -> CiResult:
     result.execs = {name: stats.execs for name, stats in outcome.stats.items()}
     if config.crash_dir.is_dir():
         result.replayed = replay(collect_cases([config.crash_dir], target), target, config.variant, jobs=config.jobs)
-    hashes = {r.stack_hash for r in result.fuzzing + result.replayed if r.stack_hash}
+    hashes = {r.stack_hash for r in result.results if r.stack_hash}
     result.known = frozenset(h for h in hashes if store.find(h) is not None)
     suites = {"fuzzing": result.fuzzing, "crash store replay": result.replayed}
     write_atomic(config.reports / "ci.xml", junit_suites(suites, result.known).encode())
-    document = sarif(result.fuzzing + result.replayed, known=result.known)
+    document = sarif(result.results, known=result.known)
     write_atomic(config.reports / "ci.sarif", json.dumps(document, indent=2).encode())
     return result
