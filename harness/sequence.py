@@ -100,6 +100,7 @@ class RunState:
     previous: str = ""  # the function called last (for observe)
     depth: int = 0  # > 0 while a callback makes a reentrant call
     deferred: list[Registration] = field(default_factory=list)  # ended inside a callback, release may wait
+    choices: Choices | None = None  # the input being run, for calls made from callbacks
     ending: set[int] = field(default_factory=set)  # registrations the current call may release
     violation: ContractViolation | None = None
 
@@ -129,7 +130,6 @@ class SequenceDriver:
         # told "F:outcome" and "PREVIOUS>F:outcome" after each call (feedback for fuzzers
         # whose library has no coverage instrumentation)
         self.observe = observe
-        self._choices: Choices | None = None  # the current input, for calls made from callbacks
         self.state = RunState()
         self.skipped: dict[str, str] = {}
         releasers = {f.returns.free for f in contract.functions.values()}
@@ -254,8 +254,8 @@ class SequenceDriver:
         if reg.ended:
             state.flag("callback-after-unregister", f"callback registered by {reg.function} called after the "
                        "registration ended")
-        elif self._choices is not None:
-            self._reenter(reg, self._choices)
+        elif state.choices is not None:
+            self._reenter(reg, state.choices)
 
     def _reenter(self, reg: Registration, choices: Choices) -> None:
         """Maybe make one of the calls the contract allows from inside this callback."""
@@ -292,13 +292,12 @@ class SequenceDriver:
 
     def begin(self, choices: Choices | None = None) -> None:
         """Start a new sequence: no handles, registrations or remembered values."""
-        self.state = RunState()
-        self._choices = choices
+        self.state = RunState(choices=choices)
 
     def call(self, name: str, choices: Choices) -> ContractViolation | None:
         """One step of a sequence: call `name` (constructing the handles it needs) with
         arguments from choices; the contract violation it revealed, if any."""
-        self._choices = choices
+        self.state.choices = choices
         self._step(self.contract.functions[name], choices)
         return self.state.violation
 
@@ -306,7 +305,7 @@ class SequenceDriver:
         """Destroy the handles still alive, end the sequence; its first contract violation."""
         state = self.state
         pending = state.violation
-        self._choices = None  # no calls from callbacks while tearing down
+        state.choices = None  # no calls from callbacks while tearing down
         for handle in reversed(list(state.handles)):
             if handle in state.handles:
                 self._destroy(handle)
