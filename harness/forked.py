@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import gc
 import os
+import select
 import signal
 import sys
 import tempfile
@@ -85,6 +86,7 @@ def _child(function: Callable[..., Any], args: tuple, kwargs: dict, capture: int
 
 
 LEAK_CHECK_ATTEMPTS = 3
+RSS_POLL_SECONDS = 0.02
 
 
 def run_forked(function: Callable[..., Any], *args: Any, target: TargetCode | None = None,
@@ -125,22 +127,25 @@ def _fork_once(function: Callable[..., Any], args: tuple, kwargs: dict, target: 
     os.close(fd)
     timed_out = False
     blown = 0.0
-    delay = 0.0005
     base_rss = _rss_mb(os.getpid())  # the child starts as a copy of this process
-    while True:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            break
-        over_time = time.monotonic() - started > timeout
-        if rss_limit_mb and not over_time and (rss := _rss_mb(pid) - base_rss) > rss_limit_mb:
-            blown = rss
-        if over_time or blown:
-            os.kill(pid, signal.SIGKILL)
-            _, status = os.waitpid(pid, 0)
-            timed_out = over_time
-            break
-        time.sleep(delay)
-        delay = min(delay * 2, 0.02)
+    pidfd = os.pidfd_open(pid)  # readable when the child ends: no polling delay after it does
+    try:
+        while True:
+            left = timeout - (time.monotonic() - started)
+            ready, _, _ = select.select([pidfd], [], [], max(0.0, min(left, RSS_POLL_SECONDS)))
+            if ready:
+                _, status = os.waitpid(pid, 0)
+                break
+            over_time = time.monotonic() - started > timeout
+            if rss_limit_mb and not over_time and (rss := _rss_mb(pid) - base_rss) > rss_limit_mb:
+                blown = rss
+            if over_time or blown:
+                os.kill(pid, signal.SIGKILL)
+                _, status = os.waitpid(pid, 0)
+                timed_out = over_time
+                break
+    finally:
+        os.close(pidfd)
     seconds = time.monotonic() - started
     with open(path, "rb") as handle:
         output = handle.read().decode("utf-8", "replace")

@@ -34,6 +34,7 @@ def minimize(spec: FuzzerSpec, data: bytes, target: Target, variant: str, stack_
                     "PATH": os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")})
         command = [sys.executable, str(spec.script), "-minimize_crash=1", f"-runs={runs}",
                    f"-max_total_time={int(seconds)}", f"-exact_artifact_path={smaller}", "-timeout=10",
+                   f"-artifact_prefix={work}/",  # leaks met while minimizing: not in the caller's cwd
                    str(original)]
         try:
             subprocess.run(command, env=env, capture_output=True, timeout=seconds + 60, check=False)

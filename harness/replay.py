@@ -12,7 +12,6 @@ import os
 import subprocess
 import sys
 import threading
-from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -116,20 +115,20 @@ def _verdict(case: ReplayCase, findings: list[Finding]) -> str:
 
 
 class _Worker:
-    """A replay_worker process for one fuzzer, fed one request at a time."""
+    """A replay_worker process (target and variant loaded once), fed one request at a time."""
 
-    def __init__(self, script: Path, target: Target, variant: str) -> None:
+    def __init__(self, target: Target, variant: str) -> None:
         env = child_environment(SanitizerOptions(symbolize=False))
         env[ENV_TARGET] = str(target.spec_path)
         env[ENV_VARIANT] = variant
-        self.process = subprocess.Popen([sys.executable, "-m", "harness.replay_worker", str(script)],
+        self.process = subprocess.Popen([sys.executable, "-m", "harness.replay_worker"],
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                         text=True, env=env)
 
-    def run(self, path: Path, timeout: float, rss_limit_mb: int, leak_check: bool = True) -> dict:
+    def run(self, script: Path, path: Path, timeout: float, rss_limit_mb: int, leak_check: bool = True) -> dict:
         assert self.process.stdin is not None and self.process.stdout is not None
         try:
-            self.process.stdin.write(json.dumps({"path": str(path), "timeout": timeout,
+            self.process.stdin.write(json.dumps({"script": str(script), "path": str(path), "timeout": timeout,
                                                  "rss_limit_mb": rss_limit_mb,
                                                  "leak_check": leak_check}) + "\n")
             self.process.stdin.flush()
@@ -160,39 +159,41 @@ def wants_leak_check(case: ReplayCase, leaks: str) -> bool:
 
 def replay(cases: list[ReplayCase], target: Target, variant: str, *, jobs: int = 2,
            timeout: float = 25.0, rss_limit_mb: int = 2048, leaks: str = "auto") -> list[ReplayResult]:
-    """Replay every case (inputs of one fuzzer share workers, each input in its own fork);
-    leaks: which inputs get a leak check afterwards (see wants_leak_check)."""
+    """Replay every case on `jobs` workers (each loads the target once and serves every
+    fuzzer; each input runs in its own fork); leaks: which inputs get a leak check afterwards
+    (see wants_leak_check)."""
     results: dict[int, ReplayResult] = {}
-    queues: dict[str, list[tuple[int, ReplayCase]]] = defaultdict(list)
+    runnable: list[tuple[int, ReplayCase]] = []
     for index, case in enumerate(cases):
         problem = case.problem or ("" if case.fuzzer else "unknown fuzzer: pass --fuzzer NAME")
         if problem:
             results[index] = ReplayResult(str(case.input), "error", None, None, None, case.fuzzer,
                                           expected_hash=case.expected_hash, detail=problem)
         else:
-            queues[case.fuzzer].append((index, case))  # type: ignore[index]
+            runnable.append((index, case))
     lock = threading.Lock()
-    work = [(name, items[i::max(1, jobs)]) for name, items in queues.items() for i in range(max(1, jobs))]
+    jobs = max(1, min(jobs, len(runnable)))
+    runnable.sort(key=lambda item: item[1].fuzzer or "")  # each worker imports few fuzzer scripts
 
-    def drain(name: str, items: list[tuple[int, ReplayCase]]) -> None:
-        if not items:
-            return
-        worker = _Worker(fuzzer(name).script, target, variant)
+    def drain(items: list[tuple[int, ReplayCase]]) -> None:
+        worker = _Worker(target, variant)
         try:
             for index, case in items:
-                answer = worker.run(case.input, timeout, rss_limit_mb, wants_leak_check(case, leaks))
+                answer = worker.run(fuzzer(case.fuzzer).script, case.input, timeout,  # type: ignore[arg-type]
+                                    rss_limit_mb, wants_leak_check(case, leaks))
                 result = _result(case, answer)
                 if "worker died" in result.detail:
                     worker.close()
-                    worker = _Worker(fuzzer(name).script, target, variant)
+                    worker = _Worker(target, variant)
                 with lock:
                     results[index] = result
         finally:
             worker.close()
 
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        for future in [pool.submit(drain, name, items) for name, items in work]:
-            future.result()
+    if runnable:
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            for future in [pool.submit(drain, runnable[i::jobs]) for i in range(jobs)]:
+                future.result()
     return [results[i] for i in range(len(cases))]
 
 

@@ -5,6 +5,8 @@ a child process (harness.isolate)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from harness import leaks
@@ -14,6 +16,24 @@ from harness.target import Target, resolve_target
 from harness.triage import TargetCode
 
 assert under_runtime(), "the ffi-harness pytest plugin should have re-exec'd pytest under ASan"
+
+
+REPO = Path(__file__).resolve().parent.parent
+ARTIFACT_GLOBS = ("crash-*", "leak-*", "timeout-*", "oom-*", "contract-*", "slow-unit-*")
+
+
+def _stray_artifacts() -> set[Path]:
+    return {path for pattern in ARTIFACT_GLOBS for path in REPO.glob(pattern)}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_stray_artifacts():
+    """Fails the session when something it ran wrote libFuzzer or ffi-harness artifacts into the
+    repository root (a subprocess started without -artifact_prefix in the caller's cwd)."""
+    before = _stray_artifacts()
+    yield
+    stray = sorted(path.name for path in _stray_artifacts() - before)
+    assert not stray, f"artifacts written into {REPO}: {stray[:10]}"
 
 
 @pytest.fixture(scope="session")

@@ -62,7 +62,7 @@ def test_leak_check_alive_after_a_million_executions(tmp_path):
     # the culprit is the injected input or a later mutation of it that leaks the same way
     artifact = next(tmp_path.glob("leak-*"))
     again = subprocess.run([sys.executable, str(fuzzer("ownership").script), str(artifact)],
-                           capture_output=True, text=True, env=env, timeout=300)
+                           capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
     findings = parse_report(again.stdout + again.stderr, resolve_target(None).code)
     assert [(f.kind, f.function) for f in findings] == [("leak", "kv__dup_value")], again.stderr[-3000:]
 
