@@ -22,7 +22,7 @@ from pathlib import Path
 
 from harness.crashstore import CrashStore
 from harness.fuzzers import FuzzerSpec
-from harness.fuzzing import ENV_TARGET, ENV_VARIANT
+from harness.fuzzing import CONTRACT_BANNER, ENV_TARGET, ENV_VARIANT
 from harness.minimize import minimize
 from harness.runtime import SanitizerOptions, child_environment
 from harness.target import Target
@@ -53,7 +53,7 @@ class CampaignConfig:
     extra_args: tuple[str, ...] = ()
     crash_dir: Path | None = None  # a CrashStore root: every finding stored (and minimized)
     minimize: bool = True
-    stop_on: tuple[str, str] | None = None  # (kind, function): end the campaign once this is found
+    stop_on: tuple[str, str | None] | None = None  # (kind, function or None = any): end once found
     merge: bool = False  # at the end, merge new coverage into each fuzzer's seed corpus (-merge=1)
 
 
@@ -300,13 +300,24 @@ class Campaign:
         return execs, findings[-1].stack_hash if process.returncode else None
 
     def _follow(self, spec: FuzzerSpec, worker: int, process: subprocess.Popen[bytes], log: object) -> int:
-        """Copy the worker's output to its log while reading progress lines."""
+        """Copy the worker's output to its log while reading progress lines, and end the
+        campaign as soon as a non-fatal contract violation matching stop_on is printed (the
+        worker would otherwise run its whole budget; findings are recorded when it exits)."""
         stats = self.result.stats[spec.name]
         execs = 0
+        violation: list[str] | None = None  # lines of a contract violation being printed
         assert process.stdout is not None
         for raw in process.stdout:
             log.write(raw)  # type: ignore[attr-defined]
-            match = PROGRESS.match(raw.decode("utf-8", "replace"))
+            line = raw.decode("utf-8", "replace")
+            if line.startswith(CONTRACT_BANNER):
+                violation = []
+            if violation is not None:
+                violation.append(line)
+                if ARTIFACT.search(line):
+                    self._watch_for_stop("".join(violation))
+                    violation = None
+            match = PROGRESS.match(line)
             if match:
                 execs = int(match["execs"])
                 with self.lock:
@@ -317,6 +328,16 @@ class Campaign:
                 self.on_event("progress", {"fuzzer": spec.name, "execs": stats.execs + execs,
                                            "coverage": stats.coverage, "corpus": stats.corpus_size})
         return execs
+
+    def _watch_for_stop(self, report: str) -> None:
+        if any(self._stops_on(f) for f in parse_report(report, self.target_code)):
+            self.request_stop("found")
+
+    def _stops_on(self, finding: Finding) -> bool:
+        if self.config.stop_on is None:
+            return False
+        kind, function = self.config.stop_on
+        return finding.kind == kind and function in (None, finding.function)
 
     def _record(self, spec: FuzzerSpec, finding: Finding, artifact: Path | None, report: str,
                 seconds: float) -> None:
@@ -333,7 +354,7 @@ class Campaign:
                 finding, spec.name, artifact, report, seconds, stored=stored)
         self.on_event("finding", {"fuzzer": spec.name, "title": finding.title, "finding": finding,
                                   "stack_hash": finding.stack_hash, "seconds": seconds})
-        if self.config.stop_on == (finding.kind, finding.function):
+        if self._stops_on(finding):
             self.request_stop("found")
 
     def _store(self, spec: FuzzerSpec, finding: Finding, artifact: Path | None, report: str) -> Path | None:

@@ -32,7 +32,7 @@ CFG = resolve_target(str(CFG_SPEC))
 
 
 def _fuzz(tmp_path: Path, target: str, variant: str, runs: int, seed: int = 1,
-          stop_on: tuple[str, str] | None = None) -> dict:
+          stop_on: tuple[str, str | None] | None = None) -> dict:
     """A bounded, seeded campaign of the sequence fuzzer; ends early once stop_on is found."""
     resolved = resolve_target(target)
     config = CampaignConfig(tuple(resolve_fuzzers(["sequence"], resolved)), resolved, variant, tmp_path / "run",
@@ -167,9 +167,11 @@ def test_reentrant_unsubscribe_shows_a_release_called_twice(tmp_path):
     it: `reentrant` in kv's spec) is released twice. The catalogue's double free in sub_release
     needs destroy = free; the generic driver passes its own release callback, so it sees the
     second call instead, blamed on the call during which it happened."""
-    summary = _fuzz(tmp_path, "kv", "destroy-twice", 300_000)
+    summary = _fuzz(tmp_path, "kv", "destroy-twice", 300_000, stop_on=("destructor-called-twice", None))
     kinds = {f["kind"] for f in summary["findings"]}
     assert "destructor-called-twice" in kinds, summary["findings"]
+    # a non-fatal violation is seen while the worker runs, so stop_on ends it before its budget
+    assert summary["stopped"] == "found" and summary["fuzzers"]["sequence"]["execs"] < 300_000
 
 
 def test_init_writes_a_starter_spec_that_loads(tmp_path):
