@@ -21,7 +21,7 @@ import sysconfig
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cffi
@@ -162,7 +162,33 @@ def _prebuilt(target: Target) -> list[str]:
     """Link arguments for a binary-only target's library (found again at run time by rpath)."""
     if target.library is None:
         return []
-    return [str(target.library), f"-Wl,-rpath,{target.library.parent}"]
+    # $ORIGIN too: an exported module (harness.ossfuzz) finds the library copied next to it
+    return [str(target.library), f"-Wl,-rpath,{target.library.parent}", "-Wl,-rpath,$ORIGIN"]
+
+
+ENV_PREBUILT = "FFI_HARNESS_PREBUILT"
+MANIFEST = "manifest.json"
+
+
+def exported_module(target: Target, variant: str, flavor: str = "sanitized") -> BuiltModule | None:
+    """The module `ffi-harness export-ossfuzz` compiled, when $FFI_HARNESS_PREBUILT names its
+    folder (no compiler is needed at run time); BuildError when it was built for something else."""
+    folder = os.environ.get(ENV_PREBUILT)
+    if not folder:
+        return None
+    try:
+        manifest = json.loads((Path(folder) / MANIFEST).read_text())
+    except (OSError, ValueError) as exc:
+        raise BuildError(f"${ENV_PREBUILT}={folder}: no readable {MANIFEST} ({exc})") from exc
+    wanted = {"target": target.name, "variant": variant, "flavor": flavor}
+    found = {key: manifest.get(key) for key in wanted}
+    if found != wanted:
+        raise BuildError(f"${ENV_PREBUILT}={folder} holds a module built for {found}, not {wanted}")
+    built_from = Path(manifest["source_root"])
+    return BuiltModule(path=Path(folder) / manifest["file"], module_name=manifest["module_name"],
+                       target=replace(target, built_from=built_from), variant=variant, flavor=flavor,
+                       bugs=target.variant_bugs(variant), canaries=bool(manifest.get("canaries")),
+                       cache_key=manifest["cache_key"])
 
 
 def build(target: Target, variant: str = "clean", flavor: str = "sanitized") -> BuiltModule:
@@ -174,6 +200,9 @@ def build(target: Target, variant: str = "clean", flavor: str = "sanitized") -> 
     if flavor not in FLAVORS:
         raise BuildError(f"unknown build flavor {flavor!r}; use one of {FLAVORS}")
     target.check_variant(variant)
+    exported = exported_module(target, variant, flavor)
+    if exported is not None:
+        return exported
     defines = variant_defines(target, variant)
     cdef = cdef_text(target, variant)
     name = module_name(target, variant, flavor)

@@ -1,4 +1,4 @@
-"""The ffi-harness command line: build, fuzz, replay, reproduce, init, dict, bugs.
+"""The ffi-harness command line: build, fuzz, ci, replay, reproduce, init, export-ossfuzz, dict, bugs.
 
 Exit codes: 0 ran and found nothing, 1 findings, 2 usage or setup error (one line on stderr).
 Configuration: command line first, then FFI_HARNESS_* environment variables, then defaults.
@@ -205,6 +205,22 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return exit_code(results) if results else EXIT_OK
 
 
+def cmd_export_ossfuzz(args: argparse.Namespace) -> int:
+    """Write the OSS-Fuzz layout ($OUT) of the target's fuzzers, or list their scripts."""
+    from harness.ossfuzz import export_ossfuzz, fuzzer_scripts
+
+    target = resolve_target(args.target)
+    if args.scripts:
+        print("\n".join(str(path) for path in fuzzer_scripts(target)))
+        return EXIT_OK
+    if args.out is None:
+        raise UsageError("export-ossfuzz needs an output folder (OSS-Fuzz's $OUT)")
+    names = export_ossfuzz(target, Path(args.out), target.check_variant(args.variant))
+    print(f"{args.out}: {len(names)} fuzzers ({', '.join(names)}), each with its seed corpus zip, "
+          f"options and dictionary; module in {args.out}/ffi_harness_prebuilt")
+    return EXIT_OK
+
+
 def cmd_reproduce(args: argparse.Namespace) -> int:
     """Run the catalogue's reproducers, each in its own process, under the bug's variant."""
     from harness.isolate import run_function
@@ -298,6 +314,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="target.toml", help="spec file to write (default ./target.toml)")
     p.add_argument("--force", action="store_true", help="overwrite an existing spec")
     p.set_defaults(run=cmd_init)
+
+    p = sub.add_parser("export-ossfuzz", help="package the fuzzers for OSS-Fuzz / ClusterFuzzLite ($OUT layout)")
+    _common(p)
+    p.add_argument("out", nargs="?", help="the folder to write (build.sh passes $OUT)")
+    p.add_argument("--scripts", action="store_true",
+                   help="print the fuzzer scripts to bundle (compile_python_fuzzer), one per line, and exit")
+    p.set_defaults(run=cmd_export_ossfuzz)
 
     p = sub.add_parser("bugs", help="list the target's planted-bug catalogue")
     _common(p)

@@ -13,6 +13,7 @@ from pathlib import Path
 from harness.toolchain import find_toolchain
 
 MARKER = "FFI_HARNESS_RUNTIME"
+RUNTIME_NAMES = ("asan_with_fuzzer", "sanitizer_with_fuzzer")
 SUPPRESSIONS = Path(__file__).resolve().parent / "data" / "lsan_cpython.supp"
 
 
@@ -100,9 +101,10 @@ def _render(options: dict[str, object]) -> str:
 
 
 def under_runtime() -> bool:
-    """True when this process was started with the sanitizer runtime preloaded."""
+    """True when this process was started with the sanitizer runtime preloaded: atheris's
+    (asan_with_fuzzer.so) or OSS-Fuzz's (sanitizer_with_fuzzer.so, an exported fuzzer's wrapper)."""
     preload = os.environ.get("LD_PRELOAD", "")
-    return os.environ.get(MARKER) == "1" and "asan_with_fuzzer" in preload
+    return os.environ.get(MARKER) == "1" and any(name in preload for name in RUNTIME_NAMES)
 
 
 def child_environment(options: SanitizerOptions | None = None,

@@ -46,6 +46,7 @@ class Target:
     fuzzers: tuple[str, ...] = ("sequence",)
     contract: dict = field(default_factory=dict, compare=False, hash=False)  # raw [contract], see harness.contract
     library: Path | None = None  # a prebuilt shared library instead of sources (binary-only mode)
+    built_from: Path | None = field(default=None, compare=False)  # root the exported module was compiled from
 
     @property
     def binary_only(self) -> bool:
@@ -59,8 +60,10 @@ class Target:
 
     @property
     def code(self) -> TargetCode:
-        """Which stack frames are this target's: files under its folder, or its prebuilt library."""
-        return TargetCode.for_paths([self.root], (self.library.name,) if self.library else ())
+        """Which stack frames are this target's: files under its folder (or the folder an exported
+        module was compiled from: debug info keeps those paths), or its prebuilt library."""
+        roots = [self.root, self.built_from] if self.built_from else [self.root]
+        return TargetCode.for_paths(roots, (self.library.name,) if self.library else ())
 
     def bug(self, bug_id: str) -> Bug:
         """The catalogue entry for bug_id, or UsageError listing the known ids."""

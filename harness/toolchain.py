@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -27,6 +28,11 @@ class Toolchain:
 
 
 def _find_clang() -> Path:
+    chosen = os.environ.get("FFI_HARNESS_CLANG")  # e.g. OSS-Fuzz's clang, which built its atheris
+    if chosen:
+        if not shutil.which(chosen):
+            raise ToolchainError(f"$FFI_HARNESS_CLANG={chosen} is not an executable")
+        return Path(shutil.which(chosen))  # type: ignore[arg-type]
     for name in CLANG_NAMES:
         found = shutil.which(name)
         if found:
