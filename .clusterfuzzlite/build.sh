@@ -14,6 +14,8 @@ export FFI_HARNESS_CLANG="${FFI_HARNESS_CLANG:-clang}"
 target="${FFI_HARNESS_TARGET:-kv}"
 variant="${FFI_HARNESS_EXPORT_VARIANT:-clean}"
 for script in $(ffi-harness export-ossfuzz --target "$target" --scripts); do
-  compile_python_fuzzer "$script" --collect-submodules harness --hidden-import _cffi_backend
+  # pkg_resources' runtime hook breaks on some setuptools; the fuzzers need neither it nor matplotlib
+  compile_python_fuzzer "$script" --collect-submodules harness --hidden-import _cffi_backend \
+    --exclude-module pkg_resources --exclude-module matplotlib
 done
 ffi-harness export-ossfuzz "$OUT" --target "$target" --variant "$variant"

@@ -109,8 +109,10 @@ def _wrapper(spec: FuzzerSpec, name: str, spec_in_prebuilt: str, variant: str) -
 this_dir=$(cd "$(dirname "$0")" && pwd)
 prebuilt="$this_dir/{PREBUILT}"
 export {ENV_PREBUILT}="$prebuilt" {ENV_TARGET}="$prebuilt/{spec_in_prebuilt}" {ENV_VARIANT}={variant}
-if [ -x "$this_dir/{name}.pkg" ]; then
+if [ -f "$this_dir/{name}.pkg" ]; then
   # OSS-Fuzz / ClusterFuzzLite: the PyInstaller bundle under the runner's sanitizer runtime
+  # (compile_python_fuzzer leaves it non-executable: OSS-Fuzz takes executables for fuzzers)
+  chmod +x "$this_dir/{name}.pkg"
   export LD_PRELOAD="$this_dir/sanitizer_with_fuzzer.so" {MARKER}=1 {malloc}\\
     ASAN_OPTIONS="${{ASAN_OPTIONS:+$ASAN_OPTIONS:}}{asan}" \\
     UBSAN_OPTIONS="${{UBSAN_OPTIONS:+$UBSAN_OPTIONS:}}{ubsan}" \\
