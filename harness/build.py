@@ -27,7 +27,7 @@ from pathlib import Path
 import cffi
 
 from harness.catalogue import Bug
-from harness.cdef import HARNESS_CDEF
+from harness.cdef import HARNESS_CDEF, REPORTS_C, REPORTS_CDEF
 from harness.errors import BuildError, TargetError
 from harness.signatures import read_header
 from harness.target import Target
@@ -39,7 +39,10 @@ COMMON_FLAGS = ("-fPIC", "-g", "-O1", "-fno-omit-frame-pointer", "-pthread", "-f
 # -fno-sanitize=pointer-overflow: its check compares pointers as integers; trace-cmp then
 # records heap addresses in libFuzzer's table of recent compares, a global LeakSanitizer
 # scans, so a leaked block whose address was checked once is never reported.
-SANITIZE_FLAGS = ("-fsanitize=address,undefined", "-fno-sanitize=function,pointer-overflow")
+# -fsanitize-recover=address: ASan may report and go on (halt_on_error=0 in campaigns), so one
+# shallow bug does not mask the rest; every other run keeps ASan's default, halt on error
+SANITIZE_FLAGS = ("-fsanitize=address,undefined", "-fno-sanitize=function,pointer-overflow",
+                  "-fsanitize-recover=address")
 COVERAGE_FLAGS = ("-fsanitize=fuzzer-no-link",)
 LINK_FLAGS = ("-shared", "-pthread")
 FLAVORS = ("sanitized", "plain")
@@ -91,7 +94,7 @@ def cdef_text(target: Target, variant: str) -> str:
     and an `extern "Python"` callback per function-pointer type for the generic driver."""
     header, api = read_header(target.header, target.include_dirs)
     externs = api.callback_externs().values()
-    text = header + HARNESS_CDEF + target.cdef_extra
+    text = header + HARNESS_CDEF + REPORTS_CDEF + target.cdef_extra
     text += "".join(f'\nextern "Python" {decl};' for _, decl in externs) + "\n"
     if variant != "clean" and target.canary_function:
         text += f"\nvoid {target.canary_function}(uint64_t *, uint64_t *, size_t);\n"
@@ -119,7 +122,7 @@ def _emit_wrapper(name: str, target: Target, cdef: str, path: Path, canaries: bo
         ffi.cdef(cdef)
     except cffi.CDefError as exc:
         raise TargetError(f"{target.header}: cffi cannot parse the declarations: {exc}") from exc
-    preamble = f'#include "{target.header.name}"\n#include <stdlib.h>\n'
+    preamble = f'#include "{target.header.name}"\n#include <stdlib.h>\n' + REPORTS_C
     if canaries:  # the accessor is not part of the library's public header
         preamble += f"void {target.canary_function}(uint64_t *, uint64_t *, size_t);\n"
     ffi.set_source(name, preamble)

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -22,15 +23,17 @@ from pathlib import Path
 
 from harness.crashstore import CrashStore
 from harness.fuzzers import FuzzerSpec
-from harness.fuzzing import CONTRACT_BANNER, ENV_TARGET, ENV_VARIANT
+from harness.fuzzing import ENV_KEEP_GOING, ENV_TARGET, ENV_VARIANT, RECOVERED_NOTE
 from harness.minimize import minimize
+from harness.replay import ReplayCase, replay
 from harness.runtime import SanitizerOptions, child_environment
 from harness.target import Target
 from harness.triage import Finding, parse_report
+from harness.worker_log import ARTIFACT, ReportedInput, reported_inputs
 
 PROGRESS = re.compile(r"^#(?P<execs>\d+)\s+\w+\s+cov: (?P<cov>\d+) ft: (?P<ft>\d+) corp: (?P<corp>\d+)/")
 FINAL_EXECS = re.compile(r"^stat::number_of_executed_units: (?P<execs>\d+)", re.M)
-ARTIFACT = re.compile(r"Test unit written to (?P<path>\S+)")
+RECOVER_REDZONE = 64  # bytes (ASan's default minimum is 16)
 FAST_REPEAT_LIMIT = 3  # a fuzzer whose worker dies at once with the same bug this often stops
 
 
@@ -55,6 +58,7 @@ class CampaignConfig:
     minimize: bool = True
     stop_on: tuple[str, str | None] | None = None  # (kind, function or None = any): end once found
     merge: bool = False  # at the end, merge new coverage into each fuzzer's seed corpus (-merge=1)
+    recover: bool = True  # ASan reports what it can recover from and fuzzing goes on (RecoveredReports)
 
 
 @dataclass
@@ -68,6 +72,7 @@ class FuzzerStats:
     corpus_size: int = 0
     workers: int = 0
     findings: int = 0
+    unreproducible: int = 0  # reports after a recovered memory error that did not replay alone
 
     @property
     def exec_per_s(self) -> float:
@@ -76,7 +81,7 @@ class FuzzerStats:
     def to_dict(self) -> dict[str, float | int]:
         return {"execs": self.execs, "exec_per_s": round(self.exec_per_s, 1), "coverage": self.coverage,
                 "features": self.features, "corpus_size": self.corpus_size, "workers": self.workers,
-                "seconds": round(self.seconds, 2)}
+                "seconds": round(self.seconds, 2), "unreproducible": self.unreproducible}
 
 
 @dataclass
@@ -263,9 +268,13 @@ class Campaign:
     def _environment(self, spec: FuzzerSpec) -> dict[str, str]:
         """The environment of a fuzzer process: sanitizer runtime, target, variant."""
         options = SanitizerOptions(rss_limit_mb=self.config.rss_limit_mb + 1024, python_malloc=spec.python_malloc)
+        if self.config.recover:  # wider redzones: a recovered overflow mostly writes padding, not a neighbour
+            options = options.with_asan(halt_on_error=0, redzone=RECOVER_REDZONE)
         env = child_environment(options)
         env[ENV_VARIANT] = self.config.variant
         env[ENV_TARGET] = str(self.config.target.spec_path)
+        if self.config.recover:
+            env[ENV_KEEP_GOING] = "1"
         env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
         env["PYTHONUNBUFFERED"] = "1"  # atheris prints Python exceptions on stdout: keep the order
         return env
@@ -288,35 +297,52 @@ class Campaign:
         text = log_path.read_text(errors="replace")
         final = FINAL_EXECS.search(text)
         execs = int(final["execs"]) if final else execs
-        findings = parse_report(text, self.target_code)
-        if not findings:
-            return execs, None
-        # non-fatal contract violations come first, each followed by its artifact line
-        artifacts = [Path(m["path"]) for m in ARTIFACT.finditer(text)]
-        if len(artifacts) != len(findings):
-            artifacts = artifacts[:1] * len(findings)
-        for finding, artifact in zip(findings, artifacts, strict=True):
-            self._record(spec, finding, artifact, text, time.monotonic() - fuzzer_started)
-        return execs, findings[-1].stack_hash if process.returncode else None
+        inputs = reported_inputs(text, self.target_code)
+        if RECOVERED_NOTE in text:  # memory errors went on: what came after may be their consequence
+            inputs = self._verified(spec, inputs)
+        for reported in inputs:
+            self._record(spec, reported.finding, reported.artifact, reported.report,
+                         time.monotonic() - fuzzer_started)
+        return execs, inputs[-1].finding.stack_hash if inputs and process.returncode else None
+
+    def _verified(self, spec: FuzzerSpec, inputs: list[ReportedInput]) -> list[ReportedInput]:
+        """Each input replayed alone, halting at its first error (as ClusterFuzz reproduces a
+        crash before filing it): what it does there is its finding; quiet ones are dropped and
+        counted as unreproducible (a report caused by an earlier input's corruption)."""
+        cases = [ReplayCase(r.artifact, spec.name) for r in inputs if r.artifact and r.artifact.exists()]
+        results = iter(replay(cases, self.config.target, self.config.variant, jobs=1, leaks="auto"))
+        verified = []
+        for reported in inputs:
+            if reported.artifact is None or not reported.artifact.exists():
+                verified.append(reported)
+                continue
+            result = next(results)
+            if result.verdict == "reproduces" and result.finding is not None:
+                verified.append(ReportedInput(result.finding, reported.artifact, result.report))
+            elif result.verdict == "error":
+                verified.append(reported)
+            else:
+                with self.lock:
+                    self.result.stats[spec.name].unreproducible += 1
+        return verified
 
     def _follow(self, spec: FuzzerSpec, worker: int, process: subprocess.Popen[bytes], log: object) -> int:
         """Copy the worker's output to its log while reading progress lines, and end the
-        campaign as soon as a non-fatal contract violation matching stop_on is printed (the
-        worker would otherwise run its whole budget; findings are recorded when it exits)."""
+        campaign as soon as a non-fatal report (contract violation, recovered sanitizer report)
+        matching stop_on is printed (the worker would otherwise run its whole budget; findings
+        are recorded when it exits)."""
         stats = self.result.stats[spec.name]
         execs = 0
-        violation: list[str] | None = None  # lines of a contract violation being printed
+        recent: deque[str] = deque(maxlen=4000)  # lines since the last artifact line
         assert process.stdout is not None
         for raw in process.stdout:
             log.write(raw)  # type: ignore[attr-defined]
             line = raw.decode("utf-8", "replace")
-            if line.startswith(CONTRACT_BANNER):
-                violation = []
-            if violation is not None:
-                violation.append(line)
-                if ARTIFACT.search(line):
-                    self._watch_for_stop("".join(violation))
-                    violation = None
+            recent.append(line)
+            if ARTIFACT.search(line):
+                if self.config.stop_on is not None:
+                    self._watch_for_stop("".join(recent))
+                recent.clear()
             match = PROGRESS.match(line)
             if match:
                 execs = int(match["execs"])

@@ -77,7 +77,7 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
     crash_dir = None if args.no_store else Path(args.crash_dir) if args.crash_dir else CRASH_DIR
     config = CampaignConfig(tuple(fuzzers), target, variant, out_dir, seconds=seconds, runs=args.runs,
                             jobs=args.jobs, seed=args.seed, use_seeds=not args.no_seeds, crash_dir=crash_dir,
-                            minimize=not args.no_minimize, merge=args.merge)
+                            minimize=not args.no_minimize, merge=args.merge, recover=not args.halt_on_error)
 
     stream = sys.stderr if args.json else sys.stdout
     live = stream.isatty()
@@ -269,6 +269,9 @@ def parser() -> argparse.ArgumentParser:
                    "seed corpus (corpus/NAME; libFuzzer -merge=1), where the next campaign starts")
     p.add_argument("--stats-interval", type=float, default=5.0,
                    help="seconds between progress updates and stats.jsonl rows (default 5)")
+    p.add_argument("--halt-on-error", action="store_true",
+                   help="every sanitizer report ends its worker (default: ASan reports it can recover from "
+                        "are stored and the worker goes on, so a shallow bug does not mask deeper ones)")
     p.set_defaults(run=cmd_fuzz)
 
     p = sub.add_parser("ci", help="CI sanitizer run: build, hypothesis suites, every fuzzer, crash store replay; "

@@ -40,11 +40,13 @@ ENV_TARGET = "FFI_HARNESS_TARGET"
 ENV_VARIANT = "FFI_HARNESS_VARIANT"
 ENV_LEAK_INTERVAL = "FFI_HARNESS_LEAK_INTERVAL"
 ENV_INJECT = "FFI_HARNESS_INJECT"
+ENV_KEEP_GOING = "FFI_HARNESS_KEEP_GOING"  # 1: traced leaks do not end the process (campaign workers)
 ENV_CANARIES = "FFI_HARNESS_CANARIES"  # set: log when each planted bug is first reached / triggered
 CANARY_INTERVAL = 0.2
 DEFAULT_LEAK_INTERVAL = 2.0
 RECENT_INPUTS = 200_000
 CONTRACT_BANNER = "=== ffi-harness: contract violation (not fatal, fuzzing goes on) ==="
+RECOVERED_NOTE = "the sanitizer report above did not end the process (halt_on_error=0): fuzzing goes on"
 
 TestOneInput = Callable[[bytes], None]
 
@@ -83,11 +85,16 @@ def write_artifact(prefix: str, kind: str, data: bytes) -> Path:
 
 
 class LeakWatch:
-    """Periodic target-only leak checks over the inputs run since the last check."""
+    """Periodic target-only leak checks over the inputs run since the last check.
+
+    keep_going: a traced leak is reported and fuzzing goes on (a campaign's workers), each
+    leak stack once per process; otherwise the process ends like a crash."""
 
     def __init__(self, run: TestOneInput, target: TargetCode, *, interval: float,
-                 artifact_prefix: str, every_input: bool = False) -> None:
+                 artifact_prefix: str, every_input: bool = False, keep_going: bool = False) -> None:
         self.run = run
+        self.keep_going = keep_going
+        self.reported: set[str] = set()  # stack hashes of leaks already traced (keep_going)
         self.target = target
         self.interval = interval
         self.every_input = every_input
@@ -111,11 +118,12 @@ class LeakWatch:
         self.checks += 1
         found = leaks.check(self.target)
         self.last_check = time.monotonic()
-        if not found:
+        if not found or (self.keep_going and {f.stack_hash for f in found.findings} <= self.reported):
             self.recent.clear()
             return
         culprit, confirmed = self._bisect(list(self.recent))
         self._report(culprit, confirmed or found)
+        self.recent.clear()
 
     def _bisect(self, inputs: list[bytes]) -> tuple[bytes, leaks.LeakCheck | None]:
         """The input that leaks when run again, found by halving; the last input if none does."""
@@ -142,7 +150,9 @@ class LeakWatch:
                          f"{self.checks} leak checks)\n")
         sys.stderr.write(f"artifact_prefix='{self.artifact_prefix}'; Test unit written to {path}\n")
         sys.stderr.flush()
-        os._exit(EXIT_FINDINGS)
+        if not self.keep_going:
+            os._exit(EXIT_FINDINGS)
+        self.reported |= {f.stack_hash for f in found.findings}
 
 
 class BehaviourCoverage:
@@ -183,6 +193,41 @@ class CanaryLog:
                 if count and (bug, event) not in self.seen:
                     self.seen.add((bug, event))
                     sys.stderr.write(f"INFO: ffi-harness: canary {bug} {event} at {now:.3f}\n")
+
+
+class RecoveredReports:
+    """Sanitizer reports that did not end the process: in a campaign ASan runs with
+    halt_on_error=0 on code built with -fsanitize-recover=address, so a shallow bug found at
+    every other input does not restart the worker each time and mask every deeper bug (as
+    ViolationLog does for contract violations). ASan prints each report once per code
+    location (suppress_equal_pcs); after the input that caused one, its bytes are written as a
+    `crash-<sha1>` artifact and the artifact line follows the report, as after a crash.
+    A write out of bounds on the stack may have overwritten frames beyond the redzone, so it
+    ends the process; so do the crashes ASan cannot recover from (SEGV, UBSan errors)."""
+
+    def __init__(self, lib: object, artifact_prefix: str) -> None:
+        self.lib = lib
+        self.artifact_prefix = artifact_prefix
+        self.enabled = bool(lib.ffih_watch_reports())  # type: ignore[attr-defined]
+        self.count = 0
+
+    def after(self, data: bytes) -> None:
+        """Store data when a report was printed while it ran."""
+        if not self.enabled:
+            return
+        count = self.lib.ffih_report_count()  # type: ignore[attr-defined]
+        if count == self.count:
+            return
+        self.count = count
+        path = write_artifact(self.artifact_prefix, "crash", data)
+        smashed = self.lib.ffih_stack_write_count() > 0  # type: ignore[attr-defined]
+        note = "the sanitizer report above wrote out of bounds on the stack: the process ends" if smashed \
+            else RECOVERED_NOTE
+        sys.stderr.write(f"INFO: ffi-harness: {note}\n"
+                         f"artifact_prefix='{self.artifact_prefix}'; Test unit written to {path}\n")
+        sys.stderr.flush()
+        if smashed:  # nothing after it is trustworthy
+            os._exit(EXIT_FINDINGS)
 
 
 class ViolationLog:
@@ -236,10 +281,12 @@ def run_fuzzer(test_one_input: TestOneInput, argv: list[str] | None = None) -> N
     interval = float(os.environ.get(ENV_LEAK_INTERVAL, DEFAULT_LEAK_INTERVAL))
     target = loaded.loaded.target.code
     watch = LeakWatch(test_one_input, target, interval=interval,
-                      artifact_prefix=_flag(args, "artifact_prefix") or "./", every_input=replaying)
+                      artifact_prefix=_flag(args, "artifact_prefix") or "./", every_input=replaying,
+                      keep_going=not replaying and os.environ.get(ENV_KEEP_GOING) == "1")
     inject = _injection(replaying)
 
     violations = ViolationLog(watch.artifact_prefix)
+    recovered = RecoveredReports(loaded.lib, watch.artifact_prefix)
     canaries = CanaryLog(loaded.loaded) if os.environ.get(ENV_CANARIES) and loaded.loaded.built.canaries else None
 
     def one_input(data: bytes) -> None:
@@ -254,6 +301,7 @@ def run_fuzzer(test_one_input: TestOneInput, argv: list[str] | None = None) -> N
                     test_one_input(data)
                 except ContractViolation as violation:
                     violations.record(violation, data)
+        recovered.after(data)
         watch.after(data)
         if canaries is not None:
             canaries.after()

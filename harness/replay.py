@@ -13,7 +13,7 @@ import subprocess
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from harness.crashstore import METADATA
@@ -57,9 +57,12 @@ class ReplayResult:
     line: int = 0
     seconds: float = 0.0
     detail: str = ""
+    finding: Finding | None = field(default=None, compare=False, repr=False)  # the parsed first finding
+    report: str = field(default="", compare=False, repr=False)  # what the isolated run printed
 
     def to_dict(self) -> dict[str, object]:
-        return asdict(self)
+        """The DESIGN.md replay contract (without the parsed finding and the report text)."""
+        return {k: v for k, v in asdict(self).items() if k not in ("finding", "report")}
 
 
 def _infer_fuzzer(path: Path) -> str | None:
@@ -210,7 +213,8 @@ def _result(case: ReplayCase, answer: dict) -> ReplayResult:
     return ReplayResult(str(case.input), verdict, first.kind if first else None,
                         first.function if first else None, first.stack_hash if first else None, case.fuzzer,
                         first.title if first else "", case.expected_hash, first.file if first else "",
-                        first.line if first else 0, round(answer.get("seconds", 0.0), 3), detail)
+                        first.line if first else 0, round(answer.get("seconds", 0.0), 3), detail,
+                        first, answer.get("output", ""))
 
 
 def summarize(results: list[ReplayResult]) -> dict[str, int]:
