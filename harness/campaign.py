@@ -33,7 +33,6 @@ from harness.worker_log import ARTIFACT, ReportedInput, reported_inputs
 
 PROGRESS = re.compile(r"^#(?P<execs>\d+)\s+\w+\s+cov: (?P<cov>\d+) ft: (?P<ft>\d+) corp: (?P<corp>\d+)/")
 FINAL_EXECS = re.compile(r"^stat::number_of_executed_units: (?P<execs>\d+)", re.M)
-RECOVER_REDZONE = 64  # bytes (ASan's default minimum is 16)
 FAST_REPEAT_LIMIT = 3  # a fuzzer whose worker dies at once with the same bug this often stops
 
 
@@ -268,8 +267,8 @@ class Campaign:
     def _environment(self, spec: FuzzerSpec) -> dict[str, str]:
         """The environment of a fuzzer process: sanitizer runtime, target, variant."""
         options = SanitizerOptions(rss_limit_mb=self.config.rss_limit_mb + 1024, python_malloc=spec.python_malloc)
-        if self.config.recover:  # wider redzones: a recovered overflow mostly writes padding, not a neighbour
-            options = options.with_asan(halt_on_error=0, redzone=RECOVER_REDZONE)
+        if self.config.recover:
+            options = options.with_asan(halt_on_error=0)
         env = child_environment(options)
         env[ENV_VARIANT] = self.config.variant
         env[ENV_TARGET] = str(self.config.target.spec_path)
@@ -298,21 +297,29 @@ class Campaign:
         final = FINAL_EXECS.search(text)
         execs = int(final["execs"]) if final else execs
         inputs = reported_inputs(text, self.target_code)
-        if RECOVERED_NOTE in text:  # memory errors went on: what came after may be their consequence
+        recovered = RECOVERED_NOTE in text
+        if recovered:  # memory errors went on: what came after may be their consequence
             inputs = self._verified(spec, inputs)
         for reported in inputs:
             self._record(spec, reported.finding, reported.artifact, reported.report,
                          time.monotonic() - fuzzer_started)
-        return execs, inputs[-1].finding.stack_hash if inputs and process.returncode else None
+        died_at_once = inputs and process.returncode and not recovered  # what a stalled fuzzer does
+        return execs, inputs[-1].finding.stack_hash if died_at_once else None
 
     def _verified(self, spec: FuzzerSpec, inputs: list[ReportedInput]) -> list[ReportedInput]:
-        """Each input replayed alone, halting at its first error (as ClusterFuzz reproduces a
-        crash before filing it): what it does there is its finding; quiet ones are dropped and
-        counted as unreproducible (a report caused by an earlier input's corruption)."""
-        cases = [ReplayCase(r.artifact, spec.name) for r in inputs if r.artifact and r.artifact.exists()]
-        results = iter(replay(cases, self.config.target, self.config.variant, jobs=1, leaks="auto"))
-        verified = []
-        for reported in inputs:
+        """Inputs up to the first recovered memory error as reported; each later one replayed
+        alone, halting at its first error (as ClusterFuzz reproduces a crash before filing it):
+        what it does there is its finding, and a quiet one is dropped as unreproducible (a
+        report caused by the earlier error's corruption). Only those later ones: a library's
+        global state can make an input depend on the ones before it, and the first error
+        cannot be a consequence of another."""
+        first = next((i for i, r in enumerate(inputs) if RECOVERED_NOTE in r.report), len(inputs))
+        trusted, later = inputs[:first + 1], inputs[first + 1:]
+        cases = [ReplayCase(r.artifact, spec.name) for r in later if r.artifact and r.artifact.exists()]
+        results = iter(replay(cases, self.config.target, self.config.variant, jobs=1, leaks="auto")) if cases \
+            else iter(())
+        verified = list(trusted)
+        for reported in later:
             if reported.artifact is None or not reported.artifact.exists():
                 verified.append(reported)
                 continue

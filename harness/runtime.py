@@ -28,6 +28,10 @@ class SanitizerOptions:
     rss_limit_mb: ASan's hard RSS limit; a blow-up is reported as out-of-memory.
     malloc_limit_mb: the largest single allocation before allocation-size-too-big.
     halt_on_ubsan: UBSan errors stop the process (a finding) instead of a warning.
+    redzone: ASan's minimum redzone in bytes (its default is 16): an overflow that jumps further
+        than the redzone lands in a neighbour, unseen; and in a campaign, where ASan goes on after
+        a report, a wide redzone takes the bytes an overflow writes. Measured: same exec/s,
+        +30% resident memory. Every run uses the same value, so a replay sees what fuzzing saw.
     symbolize: symbolize reports in the crashing process. Off, a crash costs ~20 ms instead
         of ~140 ms; harness.triage then symbolizes only the frames that can be target code.
     extra_asan: more ASAN_OPTIONS pairs, appended last (they win).
@@ -38,6 +42,7 @@ class SanitizerOptions:
     rss_limit_mb: int = 4096
     malloc_limit_mb: int = 2048
     halt_on_ubsan: bool = True
+    redzone: int = 64
     symbolize: bool = True
     extra_asan: tuple[tuple[str, str], ...] = field(default=())
 
@@ -61,6 +66,7 @@ class SanitizerOptions:
             "detect_stack_use_after_return": 0,
             "hard_rss_limit_mb": self.rss_limit_mb,
             "malloc_limit_mb": self.malloc_limit_mb,
+            "redzone": self.redzone,
             "symbolize": int(self.symbolize),
             "print_summary": 1,
             "dedup_token_length": 3,
