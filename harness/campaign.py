@@ -33,6 +33,7 @@ from harness.worker_log import ARTIFACT, ReportedInput, reported_inputs
 
 PROGRESS = re.compile(r"^#(?P<execs>\d+)\s+\w+\s+cov: (?P<cov>\d+) ft: (?P<ft>\d+) corp: (?P<corp>\d+)/")
 FINAL_EXECS = re.compile(r"^stat::number_of_executed_units: (?P<execs>\d+)", re.M)
+LIVE_REPORT_LINES = 100_000  # a leak report lists every leaked object (report_objects=1)
 FAST_REPEAT_LIMIT = 3  # a fuzzer whose worker dies at once with the same bug this often stops
 
 
@@ -340,7 +341,7 @@ class Campaign:
         are recorded when it exits)."""
         stats = self.result.stats[spec.name]
         execs = 0
-        recent: deque[str] = deque(maxlen=4000)  # lines since the last artifact line
+        recent: deque[str] = deque(maxlen=LIVE_REPORT_LINES)  # lines since the last artifact line
         assert process.stdout is not None
         for raw in process.stdout:
             log.write(raw)  # type: ignore[attr-defined]
