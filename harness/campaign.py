@@ -29,7 +29,7 @@ from harness.replay import ReplayCase, replay
 from harness.runtime import SanitizerOptions, child_environment
 from harness.target import Target
 from harness.triage import Finding, parse_report
-from harness.worker_log import ARTIFACT, ReportedInput, reported_inputs
+from harness.worker_log import ARTIFACT, ReportedInput, input_digest, reported_inputs
 
 PROGRESS = re.compile(r"^#(?P<execs>\d+)\s+\w+\s+cov: (?P<cov>\d+) ft: (?P<ft>\d+) corp: (?P<corp>\d+)/")
 FINAL_EXECS = re.compile(r"^stat::number_of_executed_units: (?P<execs>\d+)", re.M)
@@ -316,12 +316,12 @@ class Campaign:
         cannot be a consequence of another."""
         first = next((i for i, r in enumerate(inputs) if RECOVERED_NOTE in r.report), len(inputs))
         trusted, later = inputs[:first + 1], inputs[first + 1:]
-        cases = [ReplayCase(r.artifact, spec.name) for r in later if r.artifact and r.artifact.exists()]
-        results = iter(replay(cases, self.config.target, self.config.variant, jobs=1, leaks="auto")) if cases \
-            else iter(())
+        replayable = [r.artifact is not None and r.artifact.exists() for r in later]
+        cases = [ReplayCase(r.artifact, spec.name) for r, ok in zip(later, replayable, strict=True) if ok]
+        results = iter(replay(cases, self.config.target, self.config.variant, jobs=1, leaks="auto"))
         verified = list(trusted)
-        for reported in later:
-            if reported.artifact is None or not reported.artifact.exists():
+        for reported, ok in zip(later, replayable, strict=True):
+            if not ok:
                 verified.append(reported)
                 continue
             result = next(results)
@@ -346,11 +346,11 @@ class Campaign:
         for raw in process.stdout:
             log.write(raw)  # type: ignore[attr-defined]
             line = raw.decode("utf-8", "replace")
-            recent.append(line)
-            if ARTIFACT.search(line):
-                if self.config.stop_on is not None:
+            if self.config.stop_on is not None:
+                recent.append(line)
+                if ARTIFACT.search(line):
                     self._watch_for_stop("".join(recent))
-                recent.clear()
+                    recent.clear()
             match = PROGRESS.match(line)
             if match:
                 execs = int(match["execs"])
@@ -376,7 +376,7 @@ class Campaign:
     def _record(self, spec: FuzzerSpec, finding: Finding, artifact: Path | None, report: str,
                 seconds: float) -> None:
         if artifact is not None:  # a leak or slow input may sit in the corpus: keep it out
-            (self._work_corpus(spec) / artifact.name.split("-", 1)[-1]).unlink(missing_ok=True)
+            (self._work_corpus(spec) / input_digest(artifact)).unlink(missing_ok=True)
         stored = self._store(spec, finding, artifact, report)
         with self.lock:
             self.result.stats[spec.name].findings += 1

@@ -84,6 +84,11 @@ def write_artifact(prefix: str, kind: str, data: bytes) -> Path:
     return write_atomic(Path(prefix + f"{kind}-{hashlib.sha1(data).hexdigest()}"), data)
 
 
+def artifact_line(prefix: str, path: Path) -> str:
+    """The line libFuzzer prints after a report, naming its input (campaigns parse it)."""
+    return f"artifact_prefix='{prefix}'; Test unit written to {path}\n"
+
+
 class LeakWatch:
     """Periodic target-only leak checks over the inputs run since the last check.
 
@@ -148,7 +153,7 @@ class LeakWatch:
         sys.stderr.write(found.report)
         sys.stderr.write(f"INFO: ffi-harness: leak traced to one input ({self.execs} executions, "
                          f"{self.checks} leak checks)\n")
-        sys.stderr.write(f"artifact_prefix='{self.artifact_prefix}'; Test unit written to {path}\n")
+        sys.stderr.write(artifact_line(self.artifact_prefix, path))
         sys.stderr.flush()
         if not self.keep_going:
             os._exit(EXIT_FINDINGS)
@@ -223,8 +228,7 @@ class RecoveredReports:
         smashed = self.lib.ffih_stack_write_count() > 0  # type: ignore[attr-defined]
         note = "the sanitizer report above wrote out of bounds on the stack: the process ends" if smashed \
             else RECOVERED_NOTE
-        sys.stderr.write(f"INFO: ffi-harness: {note}\n"
-                         f"artifact_prefix='{self.artifact_prefix}'; Test unit written to {path}\n")
+        sys.stderr.write(f"INFO: ffi-harness: {note}\n" + artifact_line(self.artifact_prefix, path))
         sys.stderr.flush()
         if smashed:  # nothing after it is trustworthy
             os._exit(EXIT_FINDINGS)
@@ -254,8 +258,7 @@ class ViolationLog:
         self.seen.add(key)
         path = write_artifact(self.artifact_prefix, "contract", data)
         text = "".join(traceback.format_exception(violation))
-        sys.stderr.write(f"\n{CONTRACT_BANNER}\n{text}\n"
-                         f"artifact_prefix='{self.artifact_prefix}'; Test unit written to {path}\n")
+        sys.stderr.write(f"\n{CONTRACT_BANNER}\n{text}\n" + artifact_line(self.artifact_prefix, path))
         sys.stderr.flush()
 
 

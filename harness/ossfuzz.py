@@ -25,7 +25,7 @@ from harness.build import ENV_PREBUILT, MANIFEST, build
 from harness.fuzzers import FuzzerSpec, resolve_fuzzers
 from harness.fuzzing import ENV_TARGET, ENV_VARIANT
 from harness.runtime import MARKER, SUPPRESSIONS, SanitizerOptions
-from harness.target import EMBEDDED_TARGET, Target
+from harness.target import Target
 
 PREBUILT = "ffi_harness_prebuilt"
 # ClusterFuzz treats a file in the build folder as a fuzzer when it contains this string
@@ -45,8 +45,7 @@ def fuzzer_scripts(target: Target) -> list[Path]:
 
 
 def _fuzzers(target: Target) -> list[FuzzerSpec]:
-    embedded = target.spec_path == EMBEDDED_TARGET
-    return resolve_fuzzers(["all"], None if embedded else target)
+    return resolve_fuzzers(["all"], target)
 
 
 def export_ossfuzz(target: Target, out: Path, variant: str = "clean") -> list[str]:

@@ -194,8 +194,9 @@ def replay(cases: list[ReplayCase], target: Target, variant: str, *, jobs: int =
             worker.close()
 
     if runnable:
+        share = -(-len(runnable) // jobs)  # contiguous shares of the sorted cases
         with ThreadPoolExecutor(max_workers=jobs) as pool:
-            for future in [pool.submit(drain, runnable[i::jobs]) for i in range(jobs)]:
+            for future in [pool.submit(drain, runnable[i:i + share]) for i in range(0, len(runnable), share)]:
                 future.result()
     return [results[i] for i in range(len(cases))]
 

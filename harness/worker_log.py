@@ -27,8 +27,9 @@ class ReportedInput:
     report: str
 
 
-def _digest(path: Path) -> str:
-    return path.name.split("-", 1)[-1]
+def input_digest(artifact: Path) -> str:
+    """The SHA-1 an artifact is named by (KIND-SHA1): the input's name in a corpus, too."""
+    return artifact.name.split("-", 1)[-1]
 
 
 def reported_inputs(text: str, target: TargetCode) -> list[ReportedInput]:
@@ -38,7 +39,7 @@ def reported_inputs(text: str, target: TargetCode) -> list[ReportedInput]:
     for match in ARTIFACT.finditer(text):
         chunk, start = text[start:match.end()], match.end()
         artifact = Path(match["path"])
-        if found and found[-1].artifact is not None and _digest(found[-1].artifact) == _digest(artifact):
+        if found and found[-1].artifact is not None and input_digest(found[-1].artifact) == input_digest(artifact):
             continue  # the same input again: a consequence of its first report
         findings = parse_report(chunk, target)
         if findings:
