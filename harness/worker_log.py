@@ -20,7 +20,8 @@ ARTIFACT = re.compile(r"Test unit written to (?P<path>\S+)")
 
 @dataclass(frozen=True)
 class ReportedInput:
-    """One input's finding, its artifact (None when the log names none) and its report text."""
+    """One input's finding, its artifact (None when the log names none) and everything the log
+    says about it (its reports and notes, consequences included)."""
 
     finding: Finding
     artifact: Path | None
@@ -39,8 +40,11 @@ def reported_inputs(text: str, target: TargetCode) -> list[ReportedInput]:
     for match in ARTIFACT.finditer(text):
         chunk, start = text[start:match.end()], match.end()
         artifact = Path(match["path"])
-        if found and found[-1].artifact is not None and input_digest(found[-1].artifact) == input_digest(artifact):
-            continue  # the same input again: a consequence of its first report
+        last = found[-1] if found else None
+        if last and last.artifact is not None and input_digest(last.artifact) == input_digest(artifact):
+            # the same input again: a consequence of its first report, kept in that report's text
+            found[-1] = ReportedInput(last.finding, last.artifact, last.report + chunk)
+            continue
         findings = parse_report(chunk, target)
         if findings:
             found.append(ReportedInput(findings[0], artifact, chunk))

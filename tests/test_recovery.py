@@ -11,6 +11,7 @@ import pytest
 
 from harness.campaign import Campaign, CampaignConfig
 from harness.fuzzers import resolve_fuzzers
+from harness.fuzzing import RECOVERED_NOTE
 from harness.target import resolve_target
 from harness.worker_log import reported_inputs
 
@@ -42,6 +43,9 @@ def test_a_worker_log_gives_one_finding_per_input():
     assert [r.artifact.name.split("-")[0] for r in inputs if r.artifact] == \
         ["contract", "contract", "crash", "crash", "crash", "crash"]
     assert all("ERROR: AddressSanitizer" not in r.report for r in inputs[:1])  # reports do not run together
+    # the note that a report was recovered follows the input's consequences: it stays with the
+    # input, which is how the campaign knows where verification by replay starts
+    assert [RECOVERED_NOTE in r.report for r in inputs] == [False, True, True, True, True, False]
 
 
 @pytest.mark.slow
