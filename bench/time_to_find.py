@@ -3,10 +3,15 @@
 detected (the sanitizer finding with the catalogued kind and function), over several seeds,
 censored at a cap (Magma's method). Prints a table, writes bench/results/time_to_find.json.
 
-Configurations (each a single libFuzzer process on the one-bug variant):
+Configurations, each on the one-bug variant. Fuzzers (a single libFuzzer process each):
   harness   the bug's surface fuzzer with its seed corpus and the header dictionary
   bare      the same fuzzer from an empty corpus, no dictionary (the seeds' and dictionary's value)
   sequence  the generic contract-driven driver, from kv's spec alone (no hand-written driver)
+Hypothesis suites (in this process, one forked child per example, generation only: the time
+to the first failing example, before shrinking; `--seeds` are hypothesis seeds):
+  stateful  the surface's state machine of tests/machines.py (ownership, callbacks, binding bugs)
+  machine   the contract-driven sequence state machine (harness.sequence_machine), any C bug
+The hypothesis suites have no canaries in their forked children: reached / triggered show "-".
 
     .venv/bin/python bench/time_to_find.py [--seeds 10] [--cap 120] [--configs harness bare]
 """
@@ -18,21 +23,35 @@ import dataclasses
 import json
 import os
 import re
+import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 import stats
+from hypothesis import Phase, settings
+from hypothesis import seed as hypothesis_seed
+from hypothesis.stateful import run_state_machine_as_test
 
+from harness import leaks
 from harness.build import build
 from harness.campaign import Campaign, CampaignConfig
 from harness.catalogue import Bug
+from harness.forked import SanitizerFinding
 from harness.fuzzers import fuzzer
 from harness.fuzzing import ENV_CANARIES
+from harness.loader import load
+from harness.runtime import ensure_runtime
+from harness.sequence_machine import sequence_machine
 from harness.target import resolve_target
 
-RESULTS = Path(__file__).resolve().parent / "results"
-CONFIGS = ("harness", "bare", "sequence")
+BENCH = Path(__file__).resolve().parent
+RESULTS = BENCH / "results"
+FUZZER_CONFIGS = ("harness", "bare", "sequence")
+HYPOTHESIS_CONFIGS = ("stateful", "machine")
+CONFIGS = FUZZER_CONFIGS + HYPOTHESIS_CONFIGS
+MACHINE_SURFACES = ("ownership", "callbacks", "binding")  # the hand-written machines of tests/machines.py
 CANARY = re.compile(r"^INFO: ffi-harness: canary (?P<bug>\S+) (?P<event>reached|triggered) at (?P<at>[\d.]+)$", re.M)
 
 
@@ -62,6 +81,57 @@ def trial(bug: Bug, config: str, seed: int, cap: float, work: Path) -> dict[str,
             "execs": summary["fuzzers"][spec.name]["execs"]}
 
 
+class Censored(BaseException):
+    """Raised past the cap; a BaseException, so hypothesis does not take it for a failure."""
+
+
+def hypothesis_trial(bug: Bug, config: str, seed: int, cap: float) -> dict[str, float | None]:
+    """One seeded hypothesis run on bug's variant until its first failing example (or the cap)."""
+    sys.path.insert(0, str(BENCH.parent / "tests"))
+    from machines import BASE, make_machines
+
+    loaded = load(resolve_target(None), bug.id)
+    machine = make_machines(loaded)[bug.surface] if config == "stateful" else sequence_machine(loaded)
+    leaks.check(loaded.target.code)  # forked children inherit this process's leak bookkeeping
+    started = time.monotonic()
+    state = {"examples": 0, "detected": None}
+
+    class Timed(machine):  # type: ignore[misc, valid-type]
+        check_leaks = bug.kind == "leak"
+
+        def teardown(self) -> None:
+            if time.monotonic() - started > cap:
+                raise Censored
+            state["examples"] += 1
+            try:
+                super().teardown()
+            except SanitizerFinding as found:
+                if (found.finding.kind, found.finding.function) == (bug.kind, bug.function):
+                    state["detected"] = state["detected"] or time.monotonic() - started
+                raise
+
+    budget = settings(BASE, derandomize=False, max_examples=10**7, phases=[Phase.generate])
+    try:
+        run_state_machine_as_test(hypothesis_seed(seed)(Timed), settings=budget)
+    except Censored:
+        pass
+    except Exception as failure:  # another failing example ends generation too
+        if state["detected"] is None:
+            print(f"  {bug.id} {config} seed {seed}: ended by {type(failure).__name__}: "
+                  f"{str(failure).splitlines()[0][:120] if str(failure) else ''}", flush=True)
+    detected = state["detected"]
+    return {"reached": None, "triggered": None, "detected": detected if detected and detected <= cap else None,
+            "execs": state["examples"]}
+
+
+def applies(config: str, bug: Bug) -> bool:
+    """Whether config can look for bug: the fuzzers and the sequence machine take the C bugs,
+    the hand-written state machines the bugs of their surfaces."""
+    if config == "stateful":
+        return bug.surface in MACHINE_SURFACES
+    return not bug.in_binding
+
+
 def _first(*times: float | None) -> float | None:
     return min((t for t in times if t is not None), default=None)
 
@@ -83,7 +153,10 @@ def main() -> None:
     parser.add_argument("--out", default=str(RESULTS / "time_to_find.json"))
     args = parser.parse_args()
     target = resolve_target(None)
-    bugs = [target.bug(b) for b in args.bugs] if args.bugs else [b for b in target.bugs if not b.in_binding]
+    bugs = [target.bug(b) for b in args.bugs] if args.bugs else list(target.bugs)
+    bugs = [b for b in bugs if any(applies(c, b) for c in args.configs)]
+    if set(args.configs) & set(HYPOTHESIS_CONFIGS):
+        ensure_runtime()  # the hypothesis suites load the library into this process
     os.environ[ENV_CANARIES] = "1"
     for bug in bugs:
         build(target, bug.id)  # outside the timed trials
@@ -92,8 +165,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="ffih-ttf-") as work:
         for bug in bugs:
             results[bug.id] = {}
-            for config in args.configs:
-                trials = [trial(bug, config, seed, args.cap, Path(work)) for seed in range(1, args.seeds + 1)]
+            for config in (c for c in args.configs if applies(c, bug)):
+                run = partial(hypothesis_trial, bug, config) if config in HYPOTHESIS_CONFIGS \
+                    else partial(trial, bug, config, work=Path(work))
+                trials = [run(seed=seed, cap=args.cap) for seed in range(1, args.seeds + 1)]
                 row = summarize(trials, args.cap) | {"times": trials}
                 results[bug.id][config] = row
                 print(f"{bug.id:30} {config:9} {row['found']:>3}/{row['trials']:<2} {_s(row['median_s']):>8} "

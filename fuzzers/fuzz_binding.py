@@ -10,8 +10,7 @@ sanitizer report or another exception.
 
 from __future__ import annotations
 
-import atheris
-
+from harness.data_provider import DataProvider
 from harness.fuzzing import run_fuzzer, session
 
 kv = session().binding
@@ -22,7 +21,7 @@ KEYS = ("a", "b", "user:1", b"raw", "é")
 class Sequence:
     """One input's objects: up to two stores and their subscriptions and iterators."""
 
-    def __init__(self, fdp: atheris.FuzzedDataProvider) -> None:
+    def __init__(self, fdp: DataProvider) -> None:
         self.fdp = fdp
         self.stores: list = []
         self.subscriptions: list = []
@@ -107,7 +106,7 @@ class Sequence:
 
 
 def test_one_input(data: bytes) -> None:
-    fdp = atheris.FuzzedDataProvider(data)
+    fdp = DataProvider(data)
     sequence = Sequence(fdp)
     for _ in range(fdp.ConsumeIntInRange(1, 20)):
         try:

@@ -18,8 +18,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
-import atheris
-
+from harness.data_provider import DataProvider
 from harness.fuzzing import ContractViolation, run_fuzzer, session
 
 S = session()
@@ -47,7 +46,7 @@ class Subscriber:
 class Run:
     """The state of one input, reachable from the extern "Python" callbacks."""
 
-    fdp: atheris.FuzzedDataProvider
+    fdp: DataProvider
     store: object = None
     subscribers: list[Subscriber] = field(default_factory=list)
     errors: list[BaseException] = field(default_factory=list)
@@ -142,7 +141,7 @@ def unsubscribe(sub: Subscriber) -> None:
     sub.active = False
 
 
-def change(fdp: atheris.FuzzedDataProvider) -> None:
+def change(fdp: DataProvider) -> None:
     assert RUN is not None
     key = KEYS[fdp.ConsumeIntInRange(0, len(KEYS) - 1)]
     choice = fdp.ConsumeIntInRange(0, 2)
@@ -157,7 +156,7 @@ def change(fdp: atheris.FuzzedDataProvider) -> None:
             lib.kv_free(out[0])
 
 
-def step(fdp: atheris.FuzzedDataProvider, deferred: bool) -> None:
+def step(fdp: DataProvider, deferred: bool) -> None:
     assert RUN is not None
     choice = fdp.ConsumeIntInRange(0, 5)
     if choice == 0:
@@ -183,7 +182,7 @@ def check_destroyed() -> None:
 
 def test_one_input(data: bytes) -> None:
     global RUN
-    fdp = atheris.FuzzedDataProvider(data)
+    fdp = DataProvider(data)
     deferred = fdp.ConsumeBool()
     RUN = Run(fdp, lib.kv_open(lib.KV_OPEN_DEFERRED if deferred else 0))
     try:

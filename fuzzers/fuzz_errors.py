@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import threading
 
-import atheris
-
+from harness.data_provider import DataProvider
 from harness.driving import boundary_size, exact_buffer
 from harness.fuzzing import ContractViolation, run_fuzzer, session
 
@@ -33,7 +32,7 @@ def last_error() -> bytes:
     return ffi.string(lib.kv_last_error())  # borrowed: copied at once
 
 
-def fail(store: object, fdp: atheris.FuzzedDataProvider) -> None:
+def fail(store: object, fdp: DataProvider) -> None:
     """Make one call fail; the key length decides the message length."""
     key = (fdp.ConsumeBytes(fdp.ConsumeIntInRange(1, 300)).replace(b"\0", b"-")) or b"-"
     choice = fdp.ConsumeIntInRange(0, 4)
@@ -52,7 +51,7 @@ def fail(store: object, fdp: atheris.FuzzedDataProvider) -> None:
     expect(last_error() != b"", "a failure left no message")
 
 
-def read_copy(fdp: atheris.FuzzedDataProvider) -> None:
+def read_copy(fdp: DataProvider) -> None:
     message = last_error()
     cap = boundary_size(fdp.ConsumeIntInRange(0, 5), len(message) + 1, fdp.ConsumeIntInRange(0, 400))
     buf = exact_buffer(ffi, lib, b"\xaa" * cap, "char *") if cap else ffi.NULL
@@ -75,7 +74,7 @@ def read_dup() -> None:
     expect(text == last_error(), "kv_last_error_dup disagrees with kv_last_error")
 
 
-def strerror(fdp: atheris.FuzzedDataProvider) -> None:
+def strerror(fdp: DataProvider) -> None:
     code = fdp.ConsumeIntInRange(0, 40) if fdp.ConsumeBool() else fdp.ConsumeIntInRange(0, 2**32 - 1)
     text = ffi.string(lib.kv_strerror(code))  # static
     expect(bool(text), f"kv_strerror({code}) is empty")
@@ -90,7 +89,7 @@ def other_thread(store: object) -> None:
 
 
 def test_one_input(data: bytes) -> None:
-    fdp = atheris.FuzzedDataProvider(data)
+    fdp = DataProvider(data)
     store = lib.kv_open(0)
     try:
         for _ in range(fdp.ConsumeIntInRange(1, 12)):

@@ -15,8 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import atheris
-
+from harness.data_provider import DataProvider
 from harness.fuzzing import ContractViolation, run_fuzzer, session
 
 S = session()
@@ -56,7 +55,7 @@ def expect(condition: bool, what: str) -> None:
 class Sequence:
     """The state of one input's call sequence."""
 
-    def __init__(self, fdp: atheris.FuzzedDataProvider) -> None:
+    def __init__(self, fdp: DataProvider) -> None:
         self.fdp = fdp
         self.stores: list[Store] = []
         self.detached: list[Cursor] = []
@@ -192,7 +191,7 @@ class Sequence:
 
 
 def test_one_input(data: bytes) -> None:
-    fdp = atheris.FuzzedDataProvider(data)
+    fdp = DataProvider(data)
     sequence = Sequence(fdp)
     try:
         for _ in range(fdp.ConsumeIntInRange(1, 24)):

@@ -1,6 +1,6 @@
 """The contract-driven sequence driver: any C API fuzzed from its header and ownership contract.
 
-Each input is decoded (through a Choices source, e.g. atheris's FuzzedDataProvider)
+Each input is decoded (through a Choices source, e.g. a FuzzedDataProvider)
 into a sequence of calls with boundary-data arguments. The driver keeps the contract itself -
 every handle and owned result freed exactly once, user_data alive until its registration ends,
 borrowed pointers used only while valid - so every sanitizer report is the library's bug. What
@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from harness.contract import Contract, FunctionContract, Lifetime, is_integer, pointee
+from harness.data_provider import DataProvider
 from harness.driving import exact_buffer
 from harness.fuzzing import ContractViolation
 
@@ -41,12 +42,10 @@ class Choices(Protocol):
 
 
 class FuzzedChoices:
-    """Decisions from libFuzzer's input through atheris's FuzzedDataProvider."""
+    """Decisions from libFuzzer's input, decoded as atheris's FuzzedDataProvider does."""
 
     def __init__(self, data: bytes) -> None:
-        import atheris
-
-        self.fdp = atheris.FuzzedDataProvider(data)
+        self.fdp = DataProvider(data)
 
     def int(self, low: int, high: int) -> int:
         return self.fdp.ConsumeIntInRange(low, high) if high > low else low
