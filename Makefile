@@ -55,7 +55,12 @@ bench: setup
 	$(PY) bench/overhead.py --seconds 30
 	$(PY) bench/replay_throughput.py
 	$(PY) bench/time_to_find.py --seeds $(BENCH_SEEDS) --cap $(BENCH_CAP)
-	$(FFI) fuzz all --variant clean --time 600 --jobs $(JOBS) --no-store --out bench/results/false_positives
+	$(PY) bench/time_to_find.py --seeds $(BENCH_SEEDS) --cap $(BENCH_CAP) --configs stateful \
+	  --out bench/results/time_to_find_stateful.json
+	$(PY) bench/time_to_find.py --seeds 3 --cap 30 --configs machine --out bench/results/time_to_find_machine.json
+	@# false positives: a 10-minute campaign on the clean build must find nothing (exit 0)
+	out=$$(mktemp -d) && $(FFI) fuzz all --variant clean --time 600 --jobs $(JOBS) --no-store --out $$out && \
+	  cp $$out/summary.json bench/results/false_positives.json && rm -rf $$out
 	@start=$$(date +%s); $(MAKE) --no-print-directory ci >/dev/null; \
 	  echo "{\"make_ci_seconds\": $$(( $$(date +%s) - start ))}" | tee bench/results/ci_budget.json
 

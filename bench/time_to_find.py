@@ -7,6 +7,8 @@ Configurations, each on the one-bug variant. Fuzzers (a single libFuzzer process
   harness   the bug's surface fuzzer with its seed corpus and the header dictionary
   bare      the same fuzzer from an empty corpus, no dictionary (the seeds' and dictionary's value)
   sequence  the generic contract-driven driver, from kv's spec alone (no hand-written driver)
+  plain     a plain-bytes atheris harness of the surface (bench/plain/: the raw input as every
+            argument in a fixed call order; no decoding, no model, no seeds, no dictionary)
 Hypothesis suites (in this process, one forked child per example, generation only: the time
 to the first failing example, before shrinking; `--seeds` are hypothesis seeds):
   stateful  the surface's state machine of tests/machines.py (ownership, callbacks, binding bugs)
@@ -48,7 +50,8 @@ from harness.target import resolve_target
 
 BENCH = Path(__file__).resolve().parent
 RESULTS = BENCH / "results"
-FUZZER_CONFIGS = ("harness", "bare", "sequence")
+FUZZER_CONFIGS = ("harness", "bare", "sequence", "plain")
+PLAIN = BENCH / "plain"
 HYPOTHESIS_CONFIGS = ("stateful", "machine")
 CONFIGS = FUZZER_CONFIGS + HYPOTHESIS_CONFIGS
 MACHINE_SURFACES = ("ownership", "callbacks", "binding")  # the hand-written machines of tests/machines.py
@@ -59,8 +62,10 @@ def trial(bug: Bug, config: str, seed: int, cap: float, work: Path) -> dict[str,
     """One seeded campaign on bug's variant; seconds to reached / triggered / detected (None: not in cap)."""
     target = resolve_target(None)
     spec = fuzzer("sequence" if config == "sequence" else bug.surface, target)
-    if config == "bare":
+    if config in ("bare", "plain"):
         spec = dataclasses.replace(spec, dictionary=None)
+    if config == "plain":
+        spec = dataclasses.replace(spec, script=PLAIN / f"{bug.surface}.py")
     out = work / f"{bug.id}-{config}-{seed}"
     campaign = CampaignConfig((spec,), target, bug.id, out, seconds=cap, seed=seed, use_seeds=config == "harness",
                               minimize=False, stop_on=(bug.kind, bug.function))
@@ -129,6 +134,8 @@ def applies(config: str, bug: Bug) -> bool:
     the hand-written state machines the bugs of their surfaces."""
     if config == "stateful":
         return bug.surface in MACHINE_SURFACES
+    if config == "plain":
+        return (PLAIN / f"{bug.surface}.py").is_file()
     return not bug.in_binding
 
 
@@ -148,7 +155,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--cap", type=float, default=120.0, help="seconds before a trial is censored")
-    parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=CONFIGS)
+    parser.add_argument("--configs", nargs="+", default=list(FUZZER_CONFIGS), choices=CONFIGS)
     parser.add_argument("--bugs", nargs="*", default=None, help="bug ids (default: every C bug)")
     parser.add_argument("--out", default=str(RESULTS / "time_to_find.json"))
     args = parser.parse_args()
