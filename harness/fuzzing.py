@@ -44,6 +44,9 @@ ENV_KEEP_GOING = "FFI_HARNESS_KEEP_GOING"  # 1: traced leaks do not end the proc
 ENV_CANARIES = "FFI_HARNESS_CANARIES"  # set: log when each planted bug is first reached / triggered
 CANARY_INTERVAL = 0.2
 DEFAULT_LEAK_INTERVAL = 2.0
+# a LeakSanitizer scan of a fuzzing process takes 0.1-0.8 s: wait after each check at least
+# (1 - share) / share times what it took, so checks cost at most this share of the time
+LEAK_CHECK_SHARE = 0.1
 RECENT_INPUTS = 200_000
 CONTRACT_BANNER = "=== ffi-harness: contract violation (not fatal, fuzzing goes on) ==="
 RECOVERED_NOTE = "the sanitizer report above did not end the process (halt_on_error=0): fuzzing goes on"
@@ -92,8 +95,10 @@ def artifact_line(prefix: str, path: Path) -> str:
 class LeakWatch:
     """Periodic target-only leak checks over the inputs run since the last check.
 
-    keep_going: a traced leak is reported and fuzzing goes on (a campaign's workers), each
-    leak stack once per process; otherwise the process ends like a crash."""
+    interval: the shortest wait between checks; a check that took t seconds waits at least
+    t * (1 - LEAK_CHECK_SHARE) / LEAK_CHECK_SHARE before the next one. keep_going: a traced
+    leak is reported and fuzzing goes on (a campaign's workers), each leak stack once per
+    process; otherwise the process ends like a crash."""
 
     def __init__(self, run: TestOneInput, target: TargetCode, *, interval: float,
                  artifact_prefix: str, every_input: bool = False, keep_going: bool = False) -> None:
@@ -108,6 +113,7 @@ class LeakWatch:
         self.execs = 0
         self.checks = 0
         self.last_check = time.monotonic()
+        self.wait = interval  # until the next check: interval, or longer after a slow check
 
     def after(self, data: bytes) -> None:
         """Record an input that just ran; check for leaks when the interval is over."""
@@ -115,14 +121,17 @@ class LeakWatch:
         if self.interval <= 0:
             return
         self.recent.append(data)
-        if self.every_input or time.monotonic() - self.last_check >= self.interval:
+        if self.every_input or time.monotonic() - self.last_check >= self.wait:
             self.check()
 
     def check(self) -> None:
         """Run the leak check now; on a target leak, find the culprit input and report it."""
         self.checks += 1
+        started = time.monotonic()
         found = leaks.check(self.target)
         self.last_check = time.monotonic()
+        took = self.last_check - started
+        self.wait = max(self.interval, took * (1 - LEAK_CHECK_SHARE) / LEAK_CHECK_SHARE)
         if not found or (self.keep_going and {f.stack_hash for f in found.findings} <= self.reported):
             self.recent.clear()
             return

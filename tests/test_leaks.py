@@ -4,9 +4,10 @@ CPython's and other foreign allocations never are, and LeakWatch finds the leaki
 from __future__ import annotations
 
 import threading
+import time
 
 from harness import leaks
-from harness.fuzzing import LeakWatch
+from harness.fuzzing import LEAK_CHECK_SHARE, LeakWatch
 from harness.support import support_library
 from harness.triage.symbolize import symbolize_report
 
@@ -61,3 +62,23 @@ def test_leak_watch_bisects_to_the_leaking_input(kv, target_code):
     culprit, confirmed = watch._bisect(inputs)
     assert culprit == b"leaks"
     assert confirmed and confirmed.findings[0].function == "kv__dup_value"
+
+
+def test_leak_watch_waits_longer_after_a_slow_check(target_code, monkeypatch):
+    """Leak checks take at most LEAK_CHECK_SHARE of a fuzzer's time, however slow a scan is."""
+    real_check = leaks.check
+
+    def slow_check(target):
+        time.sleep(0.2)
+        return real_check(target)
+
+    monkeypatch.setattr(leaks, "check", slow_check)
+    runs: list[bytes] = []
+    watch = LeakWatch(runs.append, target_code, interval=0.01, artifact_prefix="unused/")
+    watch.check()
+    assert 0.2 * (1 - LEAK_CHECK_SHARE) / LEAK_CHECK_SHARE <= watch.wait < 5
+    watch.after(b"soon after")
+    assert watch.checks == 1, "checked again before the longer wait was over"
+    watch.last_check -= watch.wait
+    watch.after(b"after the wait")
+    assert watch.checks == 2
