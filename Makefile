@@ -11,6 +11,8 @@ JOBS ?= 2
 VARIANT ?= clean
 FUZZERS ?= all
 PYTEST_ARGS ?=
+# pytest-xdist workers for make test (each test is bounded; campaigns inside may use 2 jobs)
+TEST_JOBS ?= 2
 
 .PHONY: setup toolchain build test test-fast fuzz replay ci lint clean bench bench-quick
 
@@ -31,7 +33,7 @@ build: setup
 
 test: setup
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest -q $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n $(TEST_JOBS) --dist worksteal $(PYTEST_ARGS)
 
 test-fast: setup
 	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)

@@ -67,16 +67,21 @@ def test_leak_watch_bisects_to_the_leaking_input(kv, target_code):
 def test_leak_watch_waits_longer_after_a_slow_check(target_code, monkeypatch):
     """Leak checks take at most LEAK_CHECK_SHARE of a fuzzer's time, however slow a scan is."""
     real_check = leaks.check
+    took: list[float] = []
 
     def slow_check(target):
+        started = time.monotonic()
         time.sleep(0.2)
-        return real_check(target)
+        result = real_check(target)
+        took.append(time.monotonic() - started)
+        return result
 
     monkeypatch.setattr(leaks, "check", slow_check)
     runs: list[bytes] = []
     watch = LeakWatch(runs.append, target_code, interval=0.01, artifact_prefix="unused/")
     watch.check()
-    assert 0.2 * (1 - LEAK_CHECK_SHARE) / LEAK_CHECK_SHARE <= watch.wait < 5
+    factor = (1 - LEAK_CHECK_SHARE) / LEAK_CHECK_SHARE
+    assert factor * took[0] <= watch.wait <= factor * (took[0] + 0.05)
     watch.after(b"soon after")
     assert watch.checks == 1, "checked again before the longer wait was over"
     watch.last_check -= watch.wait
