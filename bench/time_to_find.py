@@ -186,7 +186,42 @@ def main() -> None:
               "measured_at": time.strftime("%Y-%m-%d %H:%M:%S")}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=2))
-    print(f"\nwritten {args.out}")
+    plot(results, args.cap, Path(args.out).with_suffix(".png"))
+    print(f"\nwritten {args.out} and its .png")
+
+
+def plot(results: dict[str, dict[str, dict]], cap: float, path: Path) -> None:
+    """Every trial's detection time per bug and configuration (log scale); censored trials as x at the cap."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    bugs = list(results)
+    configs = sorted({c for rows in results.values() for c in rows}, key=CONFIGS.index)
+    figure, axes = pyplot.subplots(figsize=(9, 0.4 * len(bugs) + 1.5))
+    for index, config in enumerate(configs):
+        offset = (index - (len(configs) - 1) / 2) * 0.8 / max(len(configs), 1)
+        found_x, found_y, censored_y = [], [], []
+        for row, bug in enumerate(bugs):
+            for t in results[bug].get(config, {}).get("times", []):
+                if t["detected"] is None:
+                    censored_y.append(row + offset)
+                else:
+                    found_x.append(max(t["detected"], 0.1))
+                    found_y.append(row + offset)
+        color = f"C{index}"
+        axes.scatter(found_x, found_y, s=12, color=color, label=config)
+        axes.scatter([cap] * len(censored_y), censored_y, s=16, color=color, marker="x")
+    axes.set_xscale("log")
+    axes.set_yticks(range(len(bugs)), bugs, fontsize=8)
+    axes.invert_yaxis()
+    axes.axvline(cap, color="grey", linewidth=0.5)
+    axes.set_xlabel(f"seconds to detection (x: not found within {cap:g} s)")
+    axes.legend(fontsize=8, loc="lower right")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    pyplot.close(figure)
 
 
 def _compare(rows: dict[str, dict], cap: float) -> None:
