@@ -9,8 +9,10 @@ is spent - so one crash never ends a campaign.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -34,6 +36,9 @@ from harness.worker_log import ARTIFACT, ReportedInput, input_digest, reported_i
 PROGRESS = re.compile(r"^#(?P<execs>\d+)\s+\w+\s+cov: (?P<cov>\d+) ft: (?P<ft>\d+) corp: (?P<corp>\d+)/")
 FINAL_EXECS = re.compile(r"^stat::number_of_executed_units: (?P<execs>\d+)", re.M)
 LIVE_REPORT_LINES = 100_000  # a leak report lists every leaked object (report_objects=1)
+# libFuzzer's SIGINT handler calls malloc (RmDirRecursive) before _Exit: a worker interrupted
+# inside the allocator deadlocks on its lock; artifacts are on disk by then, so it is killed
+STOP_GRACE_SECONDS = 5.0
 FAST_REPEAT_LIMIT = 3  # a fuzzer whose worker dies at once with the same bug this often stops
 
 
@@ -206,7 +211,10 @@ class Campaign:
         with self.lock:
             for process in list(self.processes):
                 if process.poll() is None:
-                    process.send_signal(2)  # SIGINT: libFuzzer prints final stats and exits
+                    process.send_signal(signal.SIGINT)  # libFuzzer prints final stats and exits
+                    killer = threading.Timer(STOP_GRACE_SECONDS, _kill_if_running, (process,))
+                    killer.daemon = True
+                    killer.start()
 
     # -- one fuzzer ------------------------------------------------------------------
     def _work_corpus(self, spec: FuzzerSpec) -> Path:
@@ -414,3 +422,10 @@ def _count_files(folder: Path) -> int:
 def run_campaign(config: CampaignConfig, on_event: Event | None = None) -> CampaignResult:
     """Run a campaign to the end of its budget."""
     return Campaign(config, on_event).run()
+
+
+def _kill_if_running(process: subprocess.Popen[bytes]) -> None:
+    """SIGKILL a worker (and its process group: symbolizer, forks) that outlived its SIGINT."""
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)

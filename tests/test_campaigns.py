@@ -10,12 +10,13 @@ import json
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from harness.campaign import Campaign, CampaignConfig
+from harness.campaign import STOP_GRACE_SECONDS, Campaign, CampaignConfig
 from harness.fuzzers import fuzzer
 from harness.target import resolve_target
 
@@ -90,3 +91,25 @@ def test_merge_keeps_new_coverage_in_the_seed_corpus_and_the_next_campaign_start
     log = next((tmp_path / "second" / "records").glob("worker-*.log")).read_text(errors="replace")
     assert f"INFO: seed corpus: files: {added} " in log  # resumed from the merged corpus
     assert second["merged"]["records"] >= 0
+
+
+def test_a_worker_deaf_to_sigint_is_killed_after_the_grace_period(tmp_path):
+    """libFuzzer's SIGINT handler can deadlock in malloc; stopping must not wait forever."""
+    target = resolve_target(None)
+    deaf = dataclasses.replace(fuzzer("strings", target), name="strings",
+                               script=Path(__file__).parent / "helpers" / "fuzz_deaf.py")
+    campaign = Campaign(CampaignConfig((deaf,), target, "clean", tmp_path / "run", seconds=600, seed=1,
+                                       use_seeds=False, minimize=False))
+    runner = threading.Thread(target=campaign.run)
+    runner.start()
+    deadline = time.monotonic() + 60
+    while not campaign.processes and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert campaign.processes, "the worker never started"
+    time.sleep(1)
+    stopped = time.monotonic()
+    campaign.request_stop("test")
+    runner.join(STOP_GRACE_SECONDS + 30)
+    assert not runner.is_alive(), "the campaign still waits for a worker that ignored SIGINT"
+    assert time.monotonic() - stopped >= STOP_GRACE_SECONDS  # it was given its chance to exit
+    assert campaign.result.stopped == "test"
