@@ -73,6 +73,8 @@ def trial(bug: Bug, config: str, seed: int, cap: float, work: Path) -> dict[str,
     summary = Campaign(campaign).run().to_dict()
     detected = next((f["seconds_to_find"] for f in summary["findings"]
                      if (f["kind"], f["function"]) == (bug.kind, bug.function)), None)
+    if detected is not None and detected > cap:  # recorded when a worker that ran past the cap ended
+        detected = None
     events: dict[str, float] = {}
     for log in (out / spec.name).glob("worker-*.log"):
         for match in CANARY.finditer(log.read_text(errors="replace")):
