@@ -36,7 +36,7 @@ test: setup
 	$(PY) -m pytest -q -n $(TEST_JOBS) --dist worksteal $(PYTEST_ARGS)
 
 test-fast: setup
-	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n $(TEST_JOBS) --dist worksteal -m "not slow" $(PYTEST_ARGS)
 
 fuzz: setup
 	$(FFI) fuzz $(FUZZERS) --time $(FUZZ_TIME) --jobs $(JOBS) --variant $(VARIANT) || test $$? -eq 1
