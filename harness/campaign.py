@@ -39,6 +39,9 @@ LIVE_REPORT_LINES = 100_000  # a leak report lists every leaked object (report_o
 # libFuzzer's SIGINT handler calls malloc (RmDirRecursive) before _Exit: a worker interrupted
 # inside the allocator deadlocks on its lock; artifacts are on disk by then, so it is killed
 STOP_GRACE_SECONDS = 5.0
+# a worker still running this long after its -max_total_time (plus one input's timeout) hangs:
+# seen after a recovered double free, in a LeakSanitizer scan whose tracer had died
+OVERTIME_SECONDS = 30.0
 FAST_REPEAT_LIMIT = 3  # a fuzzer whose worker dies at once with the same bug this often stops
 
 
@@ -298,8 +301,19 @@ class Campaign:
                                        env=env, start_new_session=True)
             with self.lock:
                 self.processes.add(process)
+            watchdog = None
+            if seconds is not None:
+                watchdog = threading.Timer(max(1, int(seconds)) + self.config.input_timeout + OVERTIME_SECONDS,
+                                           _kill_if_running, (process,))
+                watchdog.daemon = True
+                watchdog.start()
             execs = self._follow(spec, worker, process, log)
             process.wait()
+            if watchdog is not None:
+                watchdog.cancel()
+                if process.returncode == -signal.SIGKILL and not self.stop.is_set():
+                    log.write(f"INFO: ffi-harness: worker killed, still running {OVERTIME_SECONDS:g} s after its "
+                              "time budget (hung)\n".encode())
             with self.lock:
                 self.processes.discard(process)
         text = log_path.read_text(errors="replace")

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from harness import campaign as campaign_module
 from harness.campaign import STOP_GRACE_SECONDS, Campaign, CampaignConfig
 from harness.fuzzers import fuzzer
 from harness.target import resolve_target
@@ -113,3 +114,18 @@ def test_a_worker_deaf_to_sigint_is_killed_after_the_grace_period(tmp_path):
     assert not runner.is_alive(), "the campaign still waits for a worker that ignored SIGINT"
     assert time.monotonic() - stopped >= STOP_GRACE_SECONDS  # it was given its chance to exit
     assert campaign.result.stopped == "test"
+
+
+def test_a_worker_hung_past_its_time_budget_is_killed(tmp_path, monkeypatch):
+    """A worker deadlocked inside the sanitizer runtime never reaches -max_total_time's exit."""
+    monkeypatch.setattr(campaign_module, "OVERTIME_SECONDS", 1.0)
+    target = resolve_target(None)
+    deaf = dataclasses.replace(fuzzer("strings", target), name="strings",
+                               script=Path(__file__).parent / "helpers" / "fuzz_deaf.py")
+    config = CampaignConfig((deaf,), target, "clean", tmp_path / "run", seconds=2, seed=1, use_seeds=False,
+                            minimize=False, input_timeout=1)
+    started = time.monotonic()
+    Campaign(config).run()
+    assert time.monotonic() - started < 60
+    log = next((tmp_path / "run" / "strings").glob("worker-*.log")).read_text()
+    assert "worker killed, still running 1 s after its time budget (hung)" in log
