@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""Time to find every planted C bug of the catalogue: reached, triggered (the canaries) and
-detected (the sanitizer finding with the catalogued kind and function), over several seeds,
-censored at a cap (Magma's method). Prints a table, writes bench/results/time_to_find.json.
+"""Time to find each planted bug of the catalogue, per configuration, censored at a cap.
+
+Reached, triggered (the canaries) and detected (the sanitizer finding with the catalogued kind
+and function), over several seeds, censored at a cap (Magma's method). Prints a table, writes
+bench/results/time_to_find.json (--out) and a PNG of every trial next to it.
 
 Configurations, each on the one-bug variant. Fuzzers (a single libFuzzer process each):
   harness   the bug's surface fuzzer with its seed corpus and the header dictionary
@@ -158,7 +160,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--cap", type=float, default=120.0, help="seconds before a trial is censored")
     parser.add_argument("--configs", nargs="+", default=list(FUZZER_CONFIGS), choices=CONFIGS)
-    parser.add_argument("--bugs", nargs="*", default=None, help="bug ids (default: every C bug)")
+    parser.add_argument("--bugs", nargs="*", default=None, help="bug ids (default: all a config applies to)")
     parser.add_argument("--out", default=str(RESULTS / "time_to_find.json"))
     args = parser.parse_args()
     target = resolve_target(None)
