@@ -301,19 +301,26 @@ class Campaign:
                                        env=env, start_new_session=True)
             with self.lock:
                 self.processes.add(process)
+            hung = threading.Event()
+
+            def overtime() -> None:
+                if process.poll() is None:
+                    hung.set()  # before the kill: read once the process is reaped
+                    _kill_if_running(process)
+
             watchdog = None
             if seconds is not None:
                 watchdog = threading.Timer(max(1, int(seconds)) + self.config.input_timeout + OVERTIME_SECONDS,
-                                           _kill_if_running, (process,))
+                                           overtime)
                 watchdog.daemon = True
                 watchdog.start()
             execs = self._follow(spec, worker, process, log)
             process.wait()
             if watchdog is not None:
                 watchdog.cancel()
-                if process.returncode == -signal.SIGKILL and not self.stop.is_set():
-                    log.write(f"INFO: ffi-harness: worker killed, still running {OVERTIME_SECONDS:g} s after its "
-                              "time budget (hung)\n".encode())
+            if hung.is_set():
+                log.write(f"INFO: ffi-harness: worker killed, still running {OVERTIME_SECONDS:g} s after its "
+                          "time budget (hung)\n".encode())
             with self.lock:
                 self.processes.discard(process)
         text = log_path.read_text(errors="replace")
@@ -439,7 +446,7 @@ def run_campaign(config: CampaignConfig, on_event: Event | None = None) -> Campa
 
 
 def _kill_if_running(process: subprocess.Popen[bytes]) -> None:
-    """SIGKILL a worker (and its process group: symbolizer, forks) that outlived its SIGINT."""
+    """SIGKILL a worker (and its process group: symbolizer, forks) that is still running."""
     if process.poll() is None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
