@@ -15,7 +15,6 @@ Hypothesis suites (in this process, one forked child per example, generation onl
 to the first failing example, before shrinking; `--seeds` are hypothesis seeds):
   stateful  the surface's state machine of tests/machines.py (ownership, callbacks, binding bugs)
   machine   the contract-driven sequence state machine (harness.sequence_machine), any C bug
-The hypothesis suites have no canaries in their forked children: reached / triggered show "-".
 
     .venv/bin/python bench/time_to_find.py [--seeds 10] [--cap 120] [--configs harness bare]
 """
@@ -95,41 +94,59 @@ class Censored(BaseException):
 
 
 def hypothesis_trial(bug: Bug, config: str, seed: int, cap: float) -> dict[str, float | None]:
-    """One seeded hypothesis run on bug's variant until its first failing example (or the cap)."""
+    """One seeded hypothesis run on bug's variant until its first failing example (or the cap).
+    Each example's forked child appends the canaries it saw to a file the trial reads after."""
     sys.path.insert(0, str(BENCH.parent / "tests"))
     from machines import BASE, make_machines
 
     loaded = load(resolve_target(None), bug.id)
     machine = make_machines(loaded)[bug.surface] if config == "stateful" else sequence_machine(loaded)
     leaks.check(loaded.target.code)  # forked children inherit this process's leak bookkeeping
-    started = time.monotonic()
+    started, started_wall = time.monotonic(), time.time()
     state = {"examples": 0, "detected": None}
+    with tempfile.NamedTemporaryFile(prefix="ffih-canaries-", suffix=".txt") as canary_file:
 
-    class Timed(machine):  # type: ignore[misc, valid-type]
-        check_leaks = bug.kind == "leak"
+        class CanaryExecutor(machine.executor):  # type: ignore[name-defined, misc]
+            def finish(self) -> None:
+                try:
+                    super().finish()
+                finally:
+                    reached, triggered = loaded.canaries().get(bug.id, (0, 0))
+                    with open(canary_file.name, "a") as out:
+                        out.writelines(f"{event} {time.time()}\n"
+                                       for event, n in (("reached", reached), ("triggered", triggered)) if n)
 
-        def teardown(self) -> None:
-            if time.monotonic() - started > cap:
-                raise Censored
-            state["examples"] += 1
-            try:
-                super().teardown()
-            except SanitizerFinding as found:
-                if (found.finding.kind, found.finding.function) == (bug.kind, bug.function):
-                    state["detected"] = state["detected"] or time.monotonic() - started
-                raise
+        class Timed(machine):  # type: ignore[misc, valid-type]
+            check_leaks = bug.kind == "leak"
+            executor = CanaryExecutor
 
-    budget = settings(BASE, derandomize=False, max_examples=10**7, phases=[Phase.generate])
-    try:
-        run_state_machine_as_test(hypothesis_seed(seed)(Timed), settings=budget)
-    except Censored:
-        pass
-    except Exception as failure:  # another failing example ends generation too
-        if state["detected"] is None:
-            print(f"  {bug.id} {config} seed {seed}: ended by {type(failure).__name__}: "
-                  f"{str(failure).splitlines()[0][:120] if str(failure) else ''}", flush=True)
-    detected = state["detected"]
-    return {"reached": None, "triggered": None, "detected": detected if detected and detected <= cap else None,
+            def teardown(self) -> None:
+                if time.monotonic() - started > cap:
+                    raise Censored
+                state["examples"] += 1
+                try:
+                    super().teardown()
+                except SanitizerFinding as found:
+                    if (found.finding.kind, found.finding.function) == (bug.kind, bug.function):
+                        state["detected"] = state["detected"] or time.monotonic() - started
+                    raise
+
+        budget = settings(BASE, derandomize=False, max_examples=10**7, phases=[Phase.generate])
+        try:
+            run_state_machine_as_test(hypothesis_seed(seed)(Timed), settings=budget)
+        except Censored:
+            pass
+        except Exception as failure:  # another failing example ends generation too
+            if state["detected"] is None:
+                print(f"  {bug.id} {config} seed {seed}: ended by {type(failure).__name__}: "
+                      f"{str(failure).splitlines()[0][:120] if str(failure) else ''}", flush=True)
+        events: dict[str, float] = {}
+        for line in Path(canary_file.name).read_text().splitlines():
+            event, at = line.split()
+            events.setdefault(event, float(at) - started_wall)
+    detected = state["detected"] if state["detected"] and state["detected"] <= cap else None
+    triggered = _first(events.get("triggered"), detected)  # a crash ends the child before finish()
+    return {"reached": _first(events.get("reached"), triggered), "triggered": triggered, "detected": detected,
             "execs": state["examples"]}
 
 
