@@ -67,7 +67,7 @@ bench: setup
 	  echo "{\"make_ci_seconds\": $$(( $$(date +%s) - start ))}" | tee bench/results/ci_budget.json
 
 bench-quick: setup
-	$(PY) bench/overhead.py --seconds 10
+	$(PY) bench/overhead.py --seconds 10 --out bench/results/overhead_quick.json
 	$(PY) bench/time_to_find.py --seeds 3 --cap 20 --configs harness bare --out bench/results/time_to_find_quick.json
 
 lint: setup

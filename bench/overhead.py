@@ -4,7 +4,7 @@ the same C calls (bench/native/*.c), built from the same sources with the same s
 run side by side with the same flags; and the cost of the sanitizers (native sanitized vs
 native with coverage only). Prints a table, writes bench/results/overhead.json.
 
-    .venv/bin/python bench/overhead.py [--seconds 20] [--surfaces strings records]
+    .venv/bin/python bench/overhead.py [--seconds 20] [--surfaces strings records] [--out FILE]
 """
 
 from __future__ import annotations
@@ -63,6 +63,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=20, help="fuzzing time per configuration")
     parser.add_argument("--surfaces", nargs="+", default=sorted(NATIVE), choices=sorted(NATIVE))
+    parser.add_argument("--out", default=str(RESULTS / "overhead.json"))
     args = parser.parse_args()
     target = resolve_target(None)
     build(target, "clean")
@@ -84,11 +85,11 @@ def main() -> None:
             row["sanitizer_slowdown"] = round(row["native_plain"]["exec_per_s"] / native, 2)  # type: ignore[index]
             rows.append(row)
             print_row(row)
-    RESULTS.mkdir(exist_ok=True)
     report = {"seconds": args.seconds, "toolchain": find_toolchain().version, "rows": rows,
                "measured_at": time.strftime("%Y-%m-%d %H:%M:%S")}
-    (RESULTS / "overhead.json").write_text(json.dumps(report, indent=2))
-    print(f"\nwritten {RESULTS / 'overhead.json'}")
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(report, indent=2))
+    print(f"\nwritten {args.out}")
 
 
 HEADER = (f"{'surface':9} {'native asan+ubsan':>18} {'native plain':>13} {'harness':>10} "
