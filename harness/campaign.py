@@ -215,9 +215,7 @@ class Campaign:
             for process in list(self.processes):
                 if process.poll() is None:
                     process.send_signal(signal.SIGINT)  # libFuzzer prints final stats and exits
-                    killer = threading.Timer(STOP_GRACE_SECONDS, _kill_if_running, (process,))
-                    killer.daemon = True
-                    killer.start()
+                    _later(STOP_GRACE_SECONDS, lambda p=process: _kill_if_running(p))
 
     # -- one fuzzer ------------------------------------------------------------------
     def _work_corpus(self, spec: FuzzerSpec) -> Path:
@@ -308,12 +306,8 @@ class Campaign:
                     hung.set()  # before the kill: read once the process is reaped
                     _kill_if_running(process)
 
-            watchdog = None
-            if seconds is not None:
-                watchdog = threading.Timer(max(1, int(seconds)) + self.config.input_timeout + OVERTIME_SECONDS,
-                                           overtime)
-                watchdog.daemon = True
-                watchdog.start()
+            watchdog = None if seconds is None else \
+                _later(max(1, int(seconds)) + self.config.input_timeout + OVERTIME_SECONDS, overtime)
             execs = self._follow(spec, worker, process, log)
             process.wait()
             if watchdog is not None:
@@ -443,6 +437,14 @@ def _count_files(folder: Path) -> int:
 def run_campaign(config: CampaignConfig, on_event: Event | None = None) -> CampaignResult:
     """Run a campaign to the end of its budget."""
     return Campaign(config, on_event).run()
+
+
+def _later(seconds: float, function: Callable[[], None]) -> threading.Timer:
+    """Call function on a daemon thread after seconds, unless the returned timer is cancelled."""
+    timer = threading.Timer(seconds, function)
+    timer.daemon = True
+    timer.start()
+    return timer
 
 
 def _kill_if_running(process: subprocess.Popen[bytes]) -> None:

@@ -94,13 +94,17 @@ def test_merge_keeps_new_coverage_in_the_seed_corpus_and_the_next_campaign_start
     assert second["merged"]["records"] >= 0
 
 
+def _deaf_worker(target):
+    """The strings fuzzer's spec, run by a stand-in that ignores SIGINT and never ends."""
+    return dataclasses.replace(fuzzer("strings", target), script=Path(__file__).parent / "helpers" / "fuzz_deaf.py")
+
+
 def test_a_worker_deaf_to_sigint_is_killed_after_the_grace_period(tmp_path):
     """libFuzzer's SIGINT handler can deadlock in malloc; stopping must not wait forever."""
     target = resolve_target(None)
-    deaf = dataclasses.replace(fuzzer("strings", target), name="strings",
-                               script=Path(__file__).parent / "helpers" / "fuzz_deaf.py")
-    campaign = Campaign(CampaignConfig((deaf,), target, "clean", tmp_path / "run", seconds=600, seed=1,
-                                       use_seeds=False, minimize=False))
+    config = CampaignConfig((_deaf_worker(target),), target, "clean", tmp_path / "run", seconds=600, seed=1,
+                            use_seeds=False, minimize=False)
+    campaign = Campaign(config)
     runner = threading.Thread(target=campaign.run)
     runner.start()
     deadline = time.monotonic() + 60
@@ -120,10 +124,8 @@ def test_a_worker_hung_past_its_time_budget_is_killed(tmp_path, monkeypatch):
     """A worker deadlocked inside the sanitizer runtime never reaches -max_total_time's exit."""
     monkeypatch.setattr(campaign_module, "OVERTIME_SECONDS", 1.0)
     target = resolve_target(None)
-    deaf = dataclasses.replace(fuzzer("strings", target), name="strings",
-                               script=Path(__file__).parent / "helpers" / "fuzz_deaf.py")
-    config = CampaignConfig((deaf,), target, "clean", tmp_path / "run", seconds=2, seed=1, use_seeds=False,
-                            minimize=False, input_timeout=1)
+    config = CampaignConfig((_deaf_worker(target),), target, "clean", tmp_path / "run", seconds=2, seed=1,
+                            use_seeds=False, minimize=False, input_timeout=1)
     started = time.monotonic()
     Campaign(config).run()
     assert time.monotonic() - started < 60
