@@ -74,19 +74,24 @@ def trial(bug: Bug, config: str, seed: int, cap: float, work: Path) -> dict[str,
     summary = Campaign(campaign).run().to_dict()
     detected = next((f["seconds_to_find"] for f in summary["findings"]
                      if (f["kind"], f["function"]) == (bug.kind, bug.function)), None)
-    if detected is not None and detected > cap:  # recorded when a worker that ran past the cap ended
-        detected = None
     events: dict[str, float] = {}
     for log in (out / spec.name).glob("worker-*.log"):
         for match in CANARY.finditer(log.read_text(errors="replace")):
             if match["bug"] == bug.id:
                 at = float(match["at"]) - started
                 events[match["event"]] = min(events.get(match["event"], at), at)
-    # a crash can end the process before the next canary read: detection implies both
+    return _times(events, detected, cap, summary["fuzzers"][spec.name]["execs"])
+
+
+def _times(events: dict[str, float], detected: float | None, cap: float, execs: int) -> dict[str, float | None]:
+    """A trial's result: a detection after the cap is censored (a worker that ran past it), and
+    detection implies triggered implies reached (a crash can end the process before the next
+    canary read)."""
+    if detected is not None and detected > cap:
+        detected = None
     triggered = _first(events.get("triggered"), detected)
-    reached = _first(events.get("reached"), triggered)
-    return {"reached": reached, "triggered": triggered, "detected": detected,
-            "execs": summary["fuzzers"][spec.name]["execs"]}
+    return {"reached": _first(events.get("reached"), triggered), "triggered": triggered, "detected": detected,
+            "execs": execs}
 
 
 class Censored(BaseException):
@@ -96,8 +101,7 @@ class Censored(BaseException):
 def hypothesis_trial(bug: Bug, config: str, seed: int, cap: float) -> dict[str, float | None]:
     """One seeded hypothesis run on bug's variant until its first failing example (or the cap).
     Each example's forked child appends the canaries it saw to a file the trial reads after."""
-    sys.path.insert(0, str(BENCH.parent / "tests"))
-    from machines import BASE, make_machines
+    from machines import BASE, make_machines  # tests/, on sys.path from main()
 
     loaded = load(resolve_target(None), bug.id)
     machine = make_machines(loaded)[bug.surface] if config == "stateful" else sequence_machine(loaded)
@@ -144,10 +148,7 @@ def hypothesis_trial(bug: Bug, config: str, seed: int, cap: float) -> dict[str, 
         for line in Path(canary_file.name).read_text().splitlines():
             event, at = line.split()
             events.setdefault(event, float(at) - started_wall)
-    detected = state["detected"] if state["detected"] and state["detected"] <= cap else None
-    triggered = _first(events.get("triggered"), detected)  # a crash ends the child before finish()
-    return {"reached": _first(events.get("reached"), triggered), "triggered": triggered, "detected": detected,
-            "execs": state["examples"]}
+    return _times(events, state["detected"], cap, state["examples"])
 
 
 def applies(config: str, bug: Bug) -> bool:
@@ -185,6 +186,7 @@ def main() -> None:
     bugs = [b for b in bugs if any(applies(c, b) for c in args.configs)]
     if set(args.configs) & set(HYPOTHESIS_CONFIGS):
         ensure_runtime()  # the hypothesis suites load the library into this process
+        sys.path.insert(0, str(BENCH.parent / "tests"))  # their state machines
     os.environ[ENV_CANARIES] = "1"
     for bug in bugs:
         build(target, bug.id)  # outside the timed trials
