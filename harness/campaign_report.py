@@ -37,7 +37,8 @@ def plot(rows: list[dict], path: Path) -> Path:
     coverage.set_ylabel("coverage (edges)")
     findings.set_ylabel("findings (cumulative)")
     findings.set_xlabel("seconds")
-    coverage.legend(loc="lower right", fontsize="small")
+    if rows:
+        coverage.legend(loc="lower right", fontsize="small")
     figure.tight_layout()
     image = io.BytesIO()
     figure.savefig(image, format="png", dpi=100)

@@ -5,6 +5,7 @@ recovered memory error every finding is verified by replaying its input alone.""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,9 @@ import pytest
 from harness.campaign import Campaign, CampaignConfig
 from harness.fuzzers import resolve_fuzzers
 from harness.fuzzing import RECOVERED_NOTE
+from harness.replay import ReplayCase, replay
 from harness.target import resolve_target
+from harness.triage import Finding
 from harness.worker_log import reported_inputs
 
 LOG = Path(__file__).parent / "fixtures" / "logs" / "recovered-strings-worker.log"
@@ -48,18 +51,40 @@ def test_a_worker_log_gives_one_finding_per_input():
     assert [RECOVERED_NOTE in r.report for r in inputs] == [False, True, True, True, True, False]
 
 
+def _explained(campaign: Campaign, findings: list[Finding], fuzzer: str) -> dict[str, str]:
+    """For each finding: the planted bug whose build alone reproduces it (same kind and function)
+    when its input is replayed, or why none does. The clean build must reproduce none of them."""
+    by_hash = {f.finding.stack_hash: f for f in campaign.result.findings.values()}
+    cases = [ReplayCase(by_hash[f.stack_hash].artifact, fuzzer) for f in findings]
+    clean = replay(cases, TARGET, "clean", leaks="all")
+    assert all(r.verdict == "fixed" for r in clean), [(r.input, r.title) for r in clean if r.verdict != "fixed"]
+    explained: dict[str, str] = {}
+    for bug in TARGET.bugs:
+        waiting = [(f, c) for f, c in zip(findings, cases, strict=True) if f.stack_hash not in explained]
+        if not waiting:
+            break
+        results = replay([c for _, c in waiting], TARGET, bug.id, leaks="all")
+        for (finding, _), result in zip(waiting, results, strict=True):
+            if (result.kind, result.function) == (finding.kind, finding.function):
+                explained[finding.stack_hash] = bug.id
+    return {f.title: explained.get(f.stack_hash, "no single planted bug reproduces it") for f in findings}
+
+
 @pytest.mark.slow
 def test_one_planted_campaign_finds_every_bug_of_its_surface(tmp_path):
-    """Every strings bug is compiled in: the shallowest (kv_putn, at almost every input with a
-    NUL in a key) used to end every worker at once. Recorded findings are only what replays
-    alone: the catalogued bugs, and wrong results the driver's contract checks see first."""
+    """Every planted bug is compiled in: the shallowest strings bug (kv_putn, at almost every
+    input with a NUL in a key) used to end every worker at once. Besides the catalogued strings
+    bugs, the campaign may record what the other surfaces' bugs do through the strings fuzzer's
+    calls (a replaced value leaking from kv_put_owned) and wrong results or missing NULs the
+    driver sees after a bug - which of them appear depends on timing, so the test proves each is
+    explained: its input alone reproduces it on the build of one planted bug, and is quiet on the
+    clean build. Consequences of a corrupted process are replayed away before they are recorded."""
     campaign = _campaign(tmp_path, "strings", "planted", 60_000)
     findings = [f.finding for f in campaign.result.findings.values()]
     catalogue = {(b.kind, b.function) for b in TARGET.bugs if b.surface == "strings"}
     assert catalogue <= {(f.kind, f.function) for f in findings}, [f.title for f in findings]
-    others = [f for f in findings if (f.kind, f.function) not in catalogue]
-    assert all(f.sanitizer == "Python" and f.signature.endswith("ContractViolation") for f in others), \
-        [f.title for f in others]  # consequences of a corrupted process were replayed away
+    explanations = _explained(campaign, findings, "strings")
+    assert all(bug in {b.id for b in TARGET.bugs} for bug in explanations.values()), explanations
     stats = campaign.result.stats["strings"]
     assert stats.execs >= 60_000 and stats.workers < 20, stats
 
@@ -77,8 +102,16 @@ def test_a_write_out_of_bounds_on_the_stack_ends_the_worker(tmp_path):
 
 @pytest.mark.slow
 def test_a_traced_leak_does_not_end_a_campaign_worker(tmp_path):
+    """The worker that traced the leak went on fuzzing after it (whatever else a loaded machine
+    does to the campaign, such as restarting a worker that hit its per-input timeout)."""
     campaign = _campaign(tmp_path, "ownership", "replace-leak", 40_000)
     found = {(f.finding.kind, f.finding.function) for f in campaign.result.findings.values()}
     assert ("leak", "kv__dup_value") in found
     stats = campaign.result.stats["ownership"]
-    assert stats.workers == 1 and stats.execs >= 40_000, stats  # one worker ran the whole budget
+    assert stats.execs >= 40_000, stats
+    logs = [p.read_text(errors="replace") for p in (tmp_path / "run" / "ownership").glob("worker-*.log")]
+    tracing = [log for log in logs if "leak traced to one input" in log]
+    assert tracing, "no worker traced the leak"
+    for log in tracing:
+        after = log[log.index("leak traced to one input"):]
+        assert re.search(r"^#\d+\s+(pulse|NEW|REDUCE|DONE)", after, re.M), after[-2000:]  # it kept fuzzing
