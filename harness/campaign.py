@@ -25,7 +25,7 @@ from pathlib import Path
 
 from harness.crashstore import CrashStore
 from harness.fuzzers import FuzzerSpec
-from harness.fuzzing import ENV_KEEP_GOING, ENV_TARGET, ENV_VARIANT, RECOVERED_NOTE
+from harness.fuzzing import ENV_KEEP_GOING, ENV_TARGET, ENV_VARIANT, RECOVERED_NOTE, STOP_SIGNAL
 from harness.minimize import minimize
 from harness.replay import ReplayCase, replay
 from harness.runtime import SanitizerOptions, child_environment
@@ -36,9 +36,10 @@ from harness.worker_log import ARTIFACT, ReportedInput, input_digest, reported_i
 PROGRESS = re.compile(r"^#(?P<execs>\d+)\s+\w+\s+cov: (?P<cov>\d+) ft: (?P<ft>\d+) corp: (?P<corp>\d+)/")
 FINAL_EXECS = re.compile(r"^stat::number_of_executed_units: (?P<execs>\d+)", re.M)
 LIVE_REPORT_LINES = 100_000  # a leak report lists every leaked object (report_objects=1)
-# libFuzzer's SIGINT handler calls malloc (RmDirRecursive) before _Exit: a worker interrupted
-# inside the allocator deadlocks on its lock; artifacts are on disk by then, so it is killed
+# a worker asked to stop finishes its input and a last leak check; one still running after this
+# (a hanging input, a deadlock) is killed
 STOP_GRACE_SECONDS = 5.0
+STOP_KILLED_NOTE = "INFO: ffi-harness: worker killed"
 # a worker still running this long after its -max_total_time (plus one input's timeout) hangs:
 # seen after a recovered double free, in a LeakSanitizer scan whose tracer had died
 OVERTIME_SECONDS = 30.0
@@ -111,7 +112,8 @@ class CampaignFinding:
                 "fuzzer": self.fuzzer, "seconds_to_find": round(self.seconds_to_find, 2),
                 "title": f.title, "access": f.access, "size": f.size, "count": self.count,
                 "summary": f.summary, "stored": str(self.stored) if self.stored else None,
-                "replay": f"ffi-harness replay {self.stored or self.artifact} --fuzzer {self.fuzzer}"}
+                "replay": f"ffi-harness replay {self.stored or self.artifact} --fuzzer {self.fuzzer}"
+                if self.stored or self.artifact else None}
 
 
 @dataclass
@@ -214,7 +216,7 @@ class Campaign:
         with self.lock:
             for process in list(self.processes):
                 if process.poll() is None:
-                    process.send_signal(signal.SIGINT)  # libFuzzer prints final stats and exits
+                    process.send_signal(STOP_SIGNAL)  # ends after its current input (harness.fuzzing)
                     _later(STOP_GRACE_SECONDS, lambda p=process: _kill_if_running(p))
 
     # -- one fuzzer ------------------------------------------------------------------
@@ -315,6 +317,9 @@ class Campaign:
             if hung.is_set():
                 log.write(f"INFO: ffi-harness: worker killed, still running {OVERTIME_SECONDS:g} s after its "
                           "time budget (hung)\n".encode())
+            elif self.stop.is_set() and process.returncode == -signal.SIGKILL:
+                log.write(f"{STOP_KILLED_NOTE}, still running {STOP_GRACE_SECONDS:g} s after it was asked to "
+                          "stop\n".encode())
             with self.lock:
                 self.processes.discard(process)
         text = log_path.read_text(errors="replace")

@@ -60,8 +60,8 @@ def markdown(summary: dict, image: str | None) -> str:
     if summary["findings"]:
         lines += ["| found after | fuzzer | finding | seen | replay |", "|---:|---|---|---:|---|"]
         for f in summary["findings"]:
-            lines.append(f"| {f['seconds_to_find']:.1f} s | {f['fuzzer']} | {f['title']} | {f['count']} | "
-                         f"`{f['replay']}` |")
+            replay = f"`{f['replay']}`" if f["replay"] else "no input"
+            lines.append(f"| {f['seconds_to_find']:.1f} s | {f['fuzzer']} | {f['title']} | {f['count']} | {replay} |")
     for check in summary.get("checks_off", []):
         lines.append(f"\nCheck off (binary-only target): {check}")
     return "\n".join(lines) + "\n"

@@ -119,7 +119,7 @@ def _print_summary(summary: dict) -> None:
     print(f"\n{len(summary['findings'])} distinct finding(s)")
     for f in summary["findings"]:
         print(f"  {f['seconds_to_find']:7.1f}s {f['fuzzer']:10} {f['title']}  x{f['count']}")
-        print(f"           replay: {f['replay']}")
+        print(f"           replay: {f['replay'] or 'none (the worker ended before it wrote the input)'}")
 
 
 def cmd_ci(args: argparse.Namespace) -> int:

@@ -18,7 +18,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import signal
 import sys
+import tempfile
 import time
 import traceback
 import zlib
@@ -48,6 +50,13 @@ DEFAULT_LEAK_INTERVAL = 2.0
 # (1 - share) / share times what it took, so checks cost at most this share of the time
 LEAK_CHECK_SHARE = 0.1
 RECENT_INPUTS = 200_000
+TRACE_WAIT_SECONDS = 60.0  # at exit, how long a forked leak bisection may still take
+# A campaign ends a worker with this signal: the worker finishes the input it is running (so a
+# report it printed gets its artifact), runs a last leak check, prints libFuzzer's final count of
+# executions and exits 0. SIGINT would raise KeyboardInterrupt wherever Python is, mid-input.
+STOP_SIGNAL = signal.SIGUSR1
+STOP_TRACE_SECONDS = 3.0  # within the campaign's grace period: a leak being traced may finish
+STOP_NOTE = "INFO: ffi-harness: stop requested: the current input finished, a last leak check, then exit"
 CONTRACT_BANNER = "=== ffi-harness: contract violation (not fatal, fuzzing goes on) ==="
 RECOVERED_NOTE = "the sanitizer report above did not end the process (halt_on_error=0): fuzzing goes on"
 
@@ -98,7 +107,14 @@ class LeakWatch:
     interval: the shortest wait between checks; a check that took t seconds waits at least
     t * (1 - LEAK_CHECK_SHARE) / LEAK_CHECK_SHARE before the next one. keep_going: a traced
     leak is reported and fuzzing goes on (a campaign's workers), each leak stack once per
-    process; otherwise the process ends like a crash."""
+    process; otherwise the process ends like a crash.
+
+    With keep_going, the culprit is searched for in a forked copy of the process (the leaked
+    blocks and the library's state come with it): the bisection re-runs up to RECENT_INPUTS
+    inputs, which under load can take longer than libFuzzer's per-input timeout, and that time
+    must not count against the input that happened to be running (a false `timeout`). The copy
+    writes its report to a file; this process prints it between two inputs, so it never
+    interleaves with libFuzzer's own lines."""
 
     def __init__(self, run: TestOneInput, target: TargetCode, *, interval: float,
                  artifact_prefix: str, every_input: bool = False, keep_going: bool = False) -> None:
@@ -114,6 +130,7 @@ class LeakWatch:
         self.checks = 0
         self.last_check = time.monotonic()
         self.wait = interval  # until the next check: interval, or longer after a slow check
+        self.tracing: tuple[int, Path] | None = None  # (pid, report file) of the forked bisection
 
     def after(self, data: bytes) -> None:
         """Record an input that just ran; check for leaks when the interval is over."""
@@ -121,6 +138,10 @@ class LeakWatch:
         if self.interval <= 0:
             return
         self.recent.append(data)
+        if self.tracing is not None:
+            self.finish_tracing(block=False)
+            if self.tracing is not None:
+                return  # no check while a copy traces the last leak: the copy holds its objects
         if self.every_input or time.monotonic() - self.last_check >= self.wait:
             self.check()
 
@@ -132,12 +153,62 @@ class LeakWatch:
         self.last_check = time.monotonic()
         took = self.last_check - started
         self.wait = max(self.interval, took * (1 - LEAK_CHECK_SHARE) / LEAK_CHECK_SHARE)
-        if not found or (self.keep_going and {f.stack_hash for f in found.findings} <= self.reported):
+        hashes = {f.stack_hash for f in found.findings}
+        if not found or (self.keep_going and hashes <= self.reported):
             self.recent.clear()
             return
-        culprit, confirmed = self._bisect(list(self.recent))
-        self._report(culprit, confirmed or found)
+        if self.keep_going:
+            self.reported |= hashes
+            self._trace_in_copy(list(self.recent), found)
+        else:
+            culprit, confirmed = self._bisect(list(self.recent))
+            sys.stderr.write(self._report(culprit, confirmed or found))
+            sys.stderr.flush()
+            os._exit(EXIT_FINDINGS)
         self.recent.clear()
+
+    def _trace_in_copy(self, inputs: list[bytes], found: leaks.LeakCheck) -> None:
+        """Bisect in a forked copy of this process and let fuzzing go on (see the class)."""
+        fd, name = tempfile.mkstemp(prefix="ffih-leak-trace-", suffix=".txt")
+        os.close(fd)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the copy never returns
+            status = 0
+            try:
+                culprit, confirmed = self._bisect(inputs)
+                write_atomic(Path(name), self._report(culprit, confirmed or found).encode())
+            except BaseException:
+                status = 1
+            finally:
+                os._exit(status)
+        self.tracing = (pid, Path(name))
+
+    def finish_tracing(self, block: bool, timeout: float = TRACE_WAIT_SECONDS) -> None:
+        """Print the forked bisection's report once it is done (block: wait for it, at most
+        timeout seconds, then kill it)."""
+        if self.tracing is None:
+            return
+        pid, path = self.tracing
+        deadline = time.monotonic() + timeout
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done or not block:
+                break
+            if time.monotonic() > deadline:
+                os.kill(pid, signal.SIGKILL)
+                done, status = os.waitpid(pid, 0)
+                break
+            time.sleep(0.01)
+        if not done:
+            return
+        self.tracing = None
+        text = path.read_text(errors="replace") if path.exists() and path.stat().st_size else \
+            f"INFO: ffi-harness: the leak's input was not traced (the tracing copy ended with status {status})\n"
+        path.unlink(missing_ok=True)
+        sys.stderr.write(text)
+        sys.stderr.flush()
 
     def _bisect(self, inputs: list[bytes]) -> tuple[bytes, leaks.LeakCheck | None]:
         """The input that leaks when run again, found by halving; the last input if none does."""
@@ -157,16 +228,11 @@ class LeakWatch:
             confirmed = again or confirmed
         return (inputs[0] if inputs else b""), confirmed
 
-    def _report(self, culprit: bytes, found: leaks.LeakCheck) -> None:
+    def _report(self, culprit: bytes, found: leaks.LeakCheck) -> str:
+        """Write the culprit as a leak artifact; the report that names it."""
         path = write_artifact(self.artifact_prefix, "leak", culprit)
-        sys.stderr.write(found.report)
-        sys.stderr.write(f"INFO: ffi-harness: leak traced to one input ({self.execs} executions, "
-                         f"{self.checks} leak checks)\n")
-        sys.stderr.write(artifact_line(self.artifact_prefix, path))
-        sys.stderr.flush()
-        if not self.keep_going:
-            os._exit(EXIT_FINDINGS)
-        self.reported |= {f.stack_hash for f in found.findings}
+        return (found.report + f"INFO: ffi-harness: leak traced to one input ({self.execs} executions, "
+                f"{self.checks} leak checks)\n" + artifact_line(self.artifact_prefix, path))
 
 
 class BehaviourCoverage:
@@ -317,10 +383,24 @@ def run_fuzzer(test_one_input: TestOneInput, argv: list[str] | None = None) -> N
         watch.after(data)
         if canaries is not None:
             canaries.after()
+        if stop_requested:
+            sys.stderr.write(STOP_NOTE + "\n")
+            watch.finish_tracing(block=True, timeout=STOP_TRACE_SECONDS)
+            if watch.interval > 0 and watch.recent:
+                watch.check()
+                watch.finish_tracing(block=True, timeout=STOP_TRACE_SECONDS)
+            sys.stderr.write(f"stat::number_of_executed_units: {watch.execs}\n")
+            sys.stderr.flush()
+            sys.stdout.flush()
+            os._exit(0)
 
+    stop_requested: list[int] = []
     atheris.Setup(args, one_input)
+    signal.signal(STOP_SIGNAL, lambda signum, frame: stop_requested.append(signum))
     try:
         atheris.Fuzz()
     finally:
+        watch.finish_tracing(block=True)
         if watch.interval > 0 and watch.recent:
             watch.check()
+            watch.finish_tracing(block=True)

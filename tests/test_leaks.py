@@ -3,8 +3,12 @@ CPython's and other foreign allocations never are, and LeakWatch finds the leaki
 
 from __future__ import annotations
 
+import hashlib
+import os
 import threading
 import time
+
+import pytest
 
 from harness import leaks
 from harness.fuzzing import LEAK_CHECK_SHARE, LeakWatch
@@ -87,3 +91,36 @@ def test_leak_watch_waits_longer_after_a_slow_check(target_code, monkeypatch):
     watch.last_check -= watch.wait
     watch.after(b"after the wait")
     assert watch.checks == 2
+
+
+def test_campaign_leak_watch_traces_in_a_copy_and_goes_on(kv, target_code, tmp_path, capfd):
+    """keep_going (a campaign worker): the check returns after one scan while a forked copy
+    bisects (its time never counts against the running input's timeout); the copy's report,
+    naming a leak-<sha1> artifact of the culprit, is printed by the watching process."""
+    leaks.check(target_code)
+
+    def run(data: bytes) -> None:
+        if data == b"leaks":
+            leak_a_target_copy(kv)
+
+    watch = LeakWatch(run, target_code, interval=3600, artifact_prefix=f"{tmp_path}/", keep_going=True)
+    inputs = [f"input {i}".encode() for i in range(300)]
+    inputs.insert(123, b"leaks")
+    for data in inputs:
+        run(data)
+        watch.after(data)
+    capfd.readouterr()
+    watch.check()
+    assert watch.tracing is not None, "the bisection ran in this process"
+    pid = watch.tracing[0]
+    watch.after(b"next input")  # fuzzing goes on; no new check while the copy traces
+    assert watch.checks == 1
+    watch.finish_tracing(block=True)
+    assert watch.tracing is None
+    err = capfd.readouterr().err
+    assert "leak traced to one input" in err and "kv__dup_value" in err, err[-2000:]
+    artifact = tmp_path / f"leak-{hashlib.sha1(b'leaks').hexdigest()}"
+    assert f"Test unit written to {artifact}" in err and artifact.read_bytes() == b"leaks"
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # already reaped: no zombie left
+    assert not list(tmp_path.glob(".*")), "a temporary file was left"
