@@ -19,11 +19,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness.build import COMMON_FLAGS, SANITIZE_FLAGS, build, variant_defines
-from harness.fuzzers import fuzzer
-from harness.runtime import SanitizerOptions, child_environment
-from harness.target import resolve_target
-from harness.toolchain import find_toolchain
+from harness.campaign.registry import fuzzer
+from harness.runtime.sanitizers import SanitizerOptions, child_environment
+from harness.target.build import COMMON_FLAGS, SANITIZE_FLAGS, build, variant_defines
+from harness.target.spec import resolve_target
+from harness.target.toolchain import find_toolchain
 
 BENCH = Path(__file__).resolve().parent
 RESULTS = BENCH / "results"

@@ -22,22 +22,22 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness.fuzzers import CORPUS_DIR, NAMES, fuzzer
-from harness.fuzzing import ENV_VARIANT
-from harness.replay import ReplayCase, collect_cases, replay
-from harness.runtime import SanitizerOptions, child_environment
-from harness.target import Target, resolve_target
+from harness.campaign.registry import fuzzer
+from harness.config import worker_environment
+from harness.runtime.sanitizers import SanitizerOptions, child_environment
+from harness.store.replay import ReplayCase, collect_cases, replay
+from harness.target.spec import Target, resolve_target
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def grow_corpus(name: str, runs: int, into: Path) -> Path:
     """A corpus for fuzzer name: its seeds plus what `runs` executions kept."""
-    spec = fuzzer(name)
+    spec = fuzzer(name, resolve_target(None))
     corpus = into / name
     corpus.mkdir(parents=True)
     env = child_environment(SanitizerOptions(python_malloc=spec.python_malloc))
-    env[ENV_VARIANT] = "clean"
+    env.update(worker_environment(variant="clean"))
     seeds = [str(spec.seeds)] if spec.seeds.is_dir() else []
     subprocess.run([sys.executable, str(spec.script), str(corpus), *seeds, f"-runs={runs}", "-seed=1",
                     f"-artifact_prefix={into}/", "-print_final_stats=0"],
@@ -66,12 +66,12 @@ def main() -> None:
     rows = []
     everything: list[ReplayCase] = []
     with tempfile.TemporaryDirectory(prefix="ffih-bench-replay-") as scratch:
-        for name in NAMES:
+        for name in resolve_target(None).fuzzers:
             cases = collect_cases([grow_corpus(name, args.grow, Path(scratch))], target, name)
             everything += cases
             rows.append(timed(cases, target, "clean", args.jobs, name))
         rows.append(timed(everything, target, "clean", args.jobs, "all corpora, one replay"))
-    crashes = CORPUS_DIR / "crashes"
+    crashes = resolve_target(None).crash_dir
     if crashes.is_dir():
         rows.append(timed(collect_cases([crashes], target), target, "planted", args.jobs, "crash store (planted)"))
     print(f"{'corpus':26} {'inputs':>7} {'seconds':>8} {'inputs/s':>9} {'fork ms':>8}  verdicts")

@@ -37,17 +37,17 @@ from hypothesis import Phase, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis.stateful import run_state_machine_as_test
 
-from harness import leaks
-from harness.build import build
-from harness.campaign import Campaign, CampaignConfig
-from harness.catalogue import Bug
-from harness.forked import SanitizerFinding
-from harness.fuzzers import fuzzer
-from harness.fuzzing import ENV_CANARIES
-from harness.loader import load
-from harness.runtime import ensure_runtime
-from harness.sequence_machine import sequence_machine
-from harness.target import resolve_target
+from harness.campaign.registry import fuzzer
+from harness.campaign.runner import Campaign, CampaignConfig
+from harness.config import OPTIONS
+from harness.runtime import leaks
+from harness.runtime.sanitizers import ensure_runtime
+from harness.sequence.machine import sequence_machine
+from harness.target.build import build
+from harness.target.catalogue import Bug
+from harness.target.loader import load
+from harness.target.spec import resolve_target
+from harness.testing.forked import SanitizerFinding
 
 BENCH = Path(__file__).resolve().parent
 RESULTS = BENCH / "results"
@@ -69,7 +69,7 @@ def trial(bug: Bug, config: str, seed: int, cap: float, work: Path) -> dict[str,
         spec = dataclasses.replace(spec, script=PLAIN / f"{bug.surface}.py")
     out = work / f"{bug.id}-{config}-{seed}"
     campaign = CampaignConfig((spec,), target, bug.id, out, seconds=cap, seed=seed, use_seeds=config == "harness",
-                              minimize=False, stop_on=(bug.kind, bug.function))
+                              stop_on=(bug.kind, bug.function))
     started = time.time()
     summary = Campaign(campaign).run().to_dict()
     detected = next((f["seconds_to_find"] for f in summary["findings"]
@@ -187,7 +187,7 @@ def main() -> None:
     if set(args.configs) & set(HYPOTHESIS_CONFIGS):
         ensure_runtime()  # the hypothesis suites load the library into this process
         sys.path.insert(0, str(BENCH.parent / "tests"))  # their state machines
-    os.environ[ENV_CANARIES] = "1"
+    os.environ[OPTIONS["canaries"].variable] = "1"
     for bug in bugs:
         build(target, bug.id)  # outside the timed trials
     results: dict[str, dict[str, object]] = {}

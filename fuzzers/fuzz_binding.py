@@ -10,8 +10,8 @@ sanitizer report or another exception.
 
 from __future__ import annotations
 
-from harness.data_provider import DataProvider
-from harness.fuzzing import run_fuzzer, session
+from harness.engine.data_provider import DataProvider
+from harness.engine.session import run_fuzzer, session
 
 kv = session().binding
 EXPECTED = (kv.KVError,)  # every documented failure of the binding

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import threading
 
-from harness.data_provider import DataProvider
-from harness.driving import boundary_size, exact_buffer
-from harness.fuzzing import ContractViolation, run_fuzzer, session
+from harness.engine.data_provider import DataProvider
+from harness.engine.driving import boundary_size, exact_buffer
+from harness.engine.recovery import ContractViolation
+from harness.engine.session import run_fuzzer, session
 
 S = session()
 ffi, lib = S.ffi, S.lib

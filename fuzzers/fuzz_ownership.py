@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from harness.data_provider import DataProvider
-from harness.fuzzing import ContractViolation, run_fuzzer, session
+from harness.engine.data_provider import DataProvider
+from harness.engine.recovery import ContractViolation
+from harness.engine.session import run_fuzzer, session
 
 S = session()
 ffi, lib = S.ffi, S.lib

@@ -11,8 +11,9 @@ accepted one saves and loads back to the same entries.
 
 from __future__ import annotations
 
-from harness.driving import exact_buffer
-from harness.fuzzing import ContractViolation, run_fuzzer, session
+from harness.engine.driving import exact_buffer
+from harness.engine.recovery import ContractViolation
+from harness.engine.session import run_fuzzer, session
 
 S = session()
 ffi, lib = S.ffi, S.lib

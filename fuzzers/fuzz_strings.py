@@ -12,9 +12,10 @@ bytes.decode("utf-8", "replace")); a mismatch is a ContractViolation.
 
 from __future__ import annotations
 
-from harness.data_provider import DataProvider
-from harness.driving import addressable, boundary_size, exact_buffer
-from harness.fuzzing import ContractViolation, run_fuzzer, session
+from harness.engine.data_provider import DataProvider
+from harness.engine.driving import addressable, boundary_size, exact_buffer
+from harness.engine.recovery import ContractViolation
+from harness.engine.session import run_fuzzer, session
 
 S = session()
 ffi, lib = S.ffi, S.lib

@@ -15,7 +15,7 @@ import random
 import sys
 from pathlib import Path
 
-from harness.fuzzing import session
+from harness.engine.session import session
 
 FDP_FUZZERS = ("strings", "ownership", "callbacks", "errors", "binding")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_USAGE = 2
+EXIT_INTERNAL = 3  # an unexpected exception: a bug of ffi-harness, never reported as a finding
 
 
 class HarnessError(Exception):

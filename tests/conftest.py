@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from harness import leaks
-from harness.loader import Loaded, load
-from harness.runtime import under_runtime
-from harness.target import Target, resolve_target
+from harness.runtime import leaks
+from harness.runtime.sanitizers import under_runtime
+from harness.target.loader import Loaded, load
+from harness.target.spec import Target, resolve_target
 from harness.triage import TargetCode
 
 assert under_runtime(), "the ffi-harness pytest plugin should have re-exec'd pytest under ASan"

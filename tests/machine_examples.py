@@ -23,11 +23,11 @@ from hypothesis import Phase, settings
 from hypothesis.database import InMemoryExampleDatabase
 from hypothesis.stateful import run_state_machine_as_test
 
-from harness.forked import SanitizerFinding
-from harness.loader import load
-from harness.sequence_machine import sequence_machine
-from harness.stateful import IsolatedMachine
-from harness.target import resolve_target
+from harness.sequence.machine import sequence_machine
+from harness.target.loader import load
+from harness.target.spec import resolve_target
+from harness.testing.forked import SanitizerFinding
+from harness.testing.stateful import IsolatedMachine
 
 from machines import BASE, counting, make_machines
 
@@ -129,7 +129,7 @@ def search(bug_id: str) -> tuple[bytes, int, list]:
 
 
 def main(argv: list[str]) -> int:
-    from harness.runtime import SanitizerOptions, ensure_runtime
+    from harness.runtime.sanitizers import SanitizerOptions, ensure_runtime
 
     ensure_runtime(SanitizerOptions(symbolize=False).with_asan(quarantine_size_mb=16))
     entries = json.loads(EXAMPLES.read_text()) if EXAMPLES.exists() else {}

@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, consumes, initialize, invariant, rule
 
-from harness.loader import Loaded, load_binding
-from harness.stateful import Executor, IsolatedMachine
-from harness.strategies import c_strings
+from harness.target.loader import Loaded, load_binding
+from harness.testing.stateful import Executor, IsolatedMachine
+from harness.testing.strategies import c_strings
 
 # what every state-machine test here runs with: reproducible, no database unless given, 8 steps
 BASE = settings(deadline=None, derandomize=True, database=None, stateful_step_count=8,

@@ -7,8 +7,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.fuzzing import session
-from harness.strategies import bytes_with_nul, c_strings, invalid_utf8, sizes_near
+from harness.engine.session import session
+from harness.testing.strategies import bytes_with_nul, c_strings, invalid_utf8, sizes_near
 
 S = session()
 ffi, lib = S.ffi, S.lib

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.campaign import Campaign, CampaignConfig
-from harness.fuzzers import fuzzer
-from harness.target import resolve_target
+from harness.campaign.registry import fuzzer
+from harness.campaign.runner import Campaign, CampaignConfig
+from harness.target.spec import resolve_target
 
 PLAIN = Path(__file__).resolve().parent.parent / "bench" / "plain"
 SURFACES = sorted(p.stem for p in PLAIN.glob("*.py"))
@@ -21,7 +21,7 @@ def plain_campaign(tmp_path: Path, surface: str, variant: str, runs: int,
     target = resolve_target(None)
     spec = dataclasses.replace(fuzzer(surface, target), script=PLAIN / f"{surface}.py", dictionary=None)
     run = Campaign(CampaignConfig((spec,), target, variant, tmp_path / surface, seconds=None, runs=runs,
-                                  seed=7, use_seeds=False, minimize=False, stop_on=stop_on))
+                                  seed=7, use_seeds=False, stop_on=stop_on))
     run.run()
     return run
 

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from harness.campaign import Campaign, CampaignConfig
+from harness.campaign.registry import resolve_fuzzers
+from harness.campaign.runner import Campaign, CampaignConfig
 from harness.errors import UsageError
-from harness.fuzzers import resolve_fuzzers
-from harness.target import resolve_target
-from harness.toolchain import find_toolchain
+from harness.target.spec import resolve_target
+from harness.target.toolchain import find_toolchain
 
 CFG_DIR = Path(__file__).parent / "targets" / "cfgdoc"
 # the way a distribution ships a library: optimised, no frame pointers, no instrumentation

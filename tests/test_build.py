@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from harness import toolchain
-from harness.build import build, module_name, variant_defines
 from harness.errors import BuildError, ToolchainError
-from harness.target import load_target_file
+from harness.target import toolchain
+from harness.target.build import build, module_name, variant_defines
+from harness.target.spec import load_target_file
 
 
 def test_unchanged_target_is_not_rebuilt(target):

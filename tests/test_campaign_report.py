@@ -14,8 +14,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from harness.campaign_report import markdown, plot, read_stats, write_report
-from harness.progress import Reporter, line
+from harness.campaign.progress import Reporter, line
+from harness.campaign.report import markdown, plot, read_stats, write_report
 
 PNG = b"\x89PNG\r\n\x1a\n"
 LINE = re.compile(r"^\[\s*\d+\.\ds\] \d+ finding\(s\) \| records \d+ ex \d+/s cov \d+ corp \d+", re.M)

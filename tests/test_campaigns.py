@@ -16,10 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from harness import campaign as campaign_module
-from harness.campaign import STOP_GRACE_SECONDS, STOP_KILLED_NOTE, Campaign, CampaignConfig
-from harness.fuzzers import fuzzer
-from harness.target import resolve_target
+from harness.campaign import runner as campaign_module
+from harness.campaign.registry import fuzzer
+from harness.campaign.runner import STOP_GRACE_SECONDS, Campaign, CampaignConfig
+from harness.engine.protocol import STOP_KILLED_NOTE
+from harness.target.spec import resolve_target
 
 
 def _stored(crashes: Path) -> list[Path]:
@@ -107,7 +108,7 @@ def test_a_worker_deaf_to_sigint_is_killed_after_the_grace_period(tmp_path):
     """libFuzzer's SIGINT handler can deadlock in malloc; stopping must not wait forever."""
     target = resolve_target(None)
     config = CampaignConfig((_deaf_worker(target),), target, "clean", tmp_path / "run", seconds=600, seed=1,
-                            use_seeds=False, minimize=False)
+                            use_seeds=False)
     campaign = Campaign(config)
     runner = threading.Thread(target=campaign.run)
     runner.start()
@@ -129,7 +130,7 @@ def test_a_worker_hung_past_its_time_budget_is_killed(tmp_path, monkeypatch):
     monkeypatch.setattr(campaign_module, "OVERTIME_SECONDS", 1.0)
     target = resolve_target(None)
     config = CampaignConfig((_deaf_worker(target),), target, "clean", tmp_path / "run", seconds=2, seed=1,
-                            use_seeds=False, minimize=False, input_timeout=1)
+                            use_seeds=False, input_timeout=1)
     started = time.monotonic()
     Campaign(config).run()
     assert time.monotonic() - started < 60

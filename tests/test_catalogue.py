@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.catalogue import SURFACES, load_catalogue
 from harness.errors import TargetError
+from harness.target.catalogue import SURFACES, load_catalogue
 
 
 def test_catalogue_covers_every_surface(target):

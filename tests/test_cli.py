@@ -14,10 +14,10 @@ def ffi_harness(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["fuzz", "nosuchfuzzer", "--runs", "10"], "unknown fuzzer 'nosuchfuzzer'; known: strings"),
+    (["fuzz", "nosuchfuzzer", "--runs", "10"], "unknown fuzzer 'nosuchfuzzer' for target 'kv'; known: strings"),
     (["fuzz", "strings", "--variant", "no-such-bug", "--runs", "10"], "unknown bug id 'no-such-bug'"),
     (["build", "--target", "/nonexistent/target.toml"], "unknown target '/nonexistent/target.toml'"),
-    (["fuzz", "strings", "--time", "-5"], "--time must be positive"),
+    (["fuzz", "strings", "--time", "-5"], "argument --time: '-5': must be more than 0"),
     (["reproduce", "nope"], "unknown bug id 'nope'"),
 ])
 def test_usage_errors_are_one_line_with_exit_code_2(args, message):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.crashstore import CrashStore, folder_name
+from harness.store.crashstore import CrashStore, folder_name
 from harness.triage import primary_finding
 
 FIXTURES = Path(__file__).parent / "fixtures" / "reports"

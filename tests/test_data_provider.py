@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.data_provider import DataProvider
+from harness.engine.data_provider import DataProvider
 
 RANGES = st.one_of(
     st.tuples(st.integers(-300, 300), st.integers(0, 300)),       # one-byte spans, and empty ones

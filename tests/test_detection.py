@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.isolate import run_function
-from harness.target import resolve_target
+from harness.target.spec import resolve_target
+from harness.testing.isolate import run_function
 
 BUGS = resolve_target(None).bugs
 

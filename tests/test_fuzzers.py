@@ -12,19 +12,20 @@ from pathlib import Path
 
 import pytest
 
-from harness.campaign import Campaign, CampaignConfig
-from harness.fuzzers import NAMES, fuzzer, resolve_fuzzers
-from harness.runtime import child_environment
-from harness.target import resolve_target
+from harness.campaign.registry import fuzzer, resolve_fuzzers
+from harness.campaign.runner import Campaign, CampaignConfig
+from harness.runtime.sanitizers import child_environment
+from harness.target.spec import resolve_target
 from harness.triage import parse_report
 
-BUGS = resolve_target(None).bugs
+TARGET = resolve_target(None)
+BUGS = TARGET.bugs
 INPUTS = Path(__file__).parent / "fixtures" / "inputs"
 
 
 def campaign(tmp_path: Path, names: list[str], variant: str, runs: int, *, jobs: int = 1,
              stop_on: tuple[str, str] | None = None) -> Campaign:
-    config = CampaignConfig(tuple(resolve_fuzzers(names)), resolve_target(None), variant,
+    config = CampaignConfig(tuple(resolve_fuzzers(names, TARGET)), TARGET, variant,
                             tmp_path / "run", seconds=None, runs=runs, jobs=jobs, seed=7, stop_on=stop_on)
     run = Campaign(config)
     run.run()
@@ -35,7 +36,7 @@ def campaign(tmp_path: Path, names: list[str], variant: str, runs: int, *, jobs:
 def test_every_fuzzer_is_quiet_on_the_clean_build(tmp_path):
     run = campaign(tmp_path, ["all"], "clean", 100_000, jobs=2)
     assert not run.result.findings, [f.finding.title for f in run.result.findings.values()]
-    for name in NAMES:
+    for name in TARGET.fuzzers:
         assert run.result.stats[name].execs >= 100_000, (name, run.result.stats[name])
 
 
@@ -52,16 +53,17 @@ def _leak_traced_late(tmp_path: Path, inject_at: int, runs: str) -> None:
     execution inject_at; the leak must be traced to a leak-<sha1> artifact that replays as it."""
     leaking = INPUTS / "ownership-replace-leak"
     env = child_environment()
-    env.update({"FFI_HARNESS_VARIANT": "replace-leak", "FFI_HARNESS_INJECT": f"{leaking}@{inject_at}",
+    env.update({"FFI_HARNESS_TARGET": str(TARGET.spec_path), "FFI_HARNESS_VARIANT": "replace-leak",
+                "FFI_HARNESS_INJECT": f"{leaking}@{inject_at}",
                 "FFI_HARNESS_LEAK_INTERVAL": "1"})
-    out = subprocess.run([sys.executable, str(fuzzer("ownership").script), runs, "-seed=3",
+    out = subprocess.run([sys.executable, str(fuzzer("ownership", TARGET).script), runs, "-seed=3",
                           f"-artifact_prefix={tmp_path}/"], capture_output=True, text=True, env=env,
                          timeout=900)
     assert f"injected input at execution {inject_at}" in out.stderr
     assert "ERROR: LeakSanitizer" in out.stderr and "kv__dup_value" in out.stderr, out.stderr[-3000:]
     # the culprit is the injected input or a later mutation of it that leaks the same way
     artifact = next(tmp_path.glob("leak-*"))
-    again = subprocess.run([sys.executable, str(fuzzer("ownership").script), str(artifact)],
+    again = subprocess.run([sys.executable, str(fuzzer("ownership", TARGET).script), str(artifact)],
                            capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
     findings = parse_report(again.stdout + again.stderr, resolve_target(None).code)
     assert [(f.kind, f.function) for f in findings] == [("leak", "kv__dup_value")], again.stderr[-3000:]

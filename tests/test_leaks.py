@@ -10,9 +10,9 @@ import time
 
 import pytest
 
-from harness import leaks
-from harness.fuzzing import LEAK_CHECK_SHARE, LeakWatch
-from harness.support import support_library
+from harness.engine.leakwatch import LEAK_CHECK_SHARE, LeakWatch
+from harness.runtime import leaks
+from harness.runtime.support import support_library
 from harness.triage.symbolize import symbolize_report
 
 

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from harness.fuzzers import NAMES
-from harness.target import PROJECT_ROOT, resolve_target
+from harness.target.spec import resolve_target
 from harness.triage import parse_report
 
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BUILD_SH = PROJECT_ROOT / ".clusterfuzzlite" / "build.sh"
-EXPORTED = [f"fuzz_{name}" for name in NAMES]
+EXPORTED = [f"fuzz_{name}" for name in resolve_target(None).fuzzers]
 
 
 def _export(out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
@@ -73,7 +73,7 @@ chmod +x "$OUT/$name"
 
 def _runner_files(out: Path) -> None:
     """What base-runner puts next to the fuzzers: the sanitizer runtime and the symbolizer."""
-    from harness.toolchain import find_toolchain
+    from harness.target.toolchain import find_toolchain
 
     toolchain = find_toolchain()
     shutil.copy2(toolchain.asan_runtime, out / "sanitizer_with_fuzzer.so")

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.fuzzers import FUZZER_DIR
-from harness.runtime import child_environment
+from harness.campaign.registry import GENERIC_DIR
+from harness.runtime.sanitizers import child_environment
 
 import properties
 
@@ -26,7 +26,7 @@ def test_property_holds_on_the_clean_build(name):
 def test_atheris_drives_the_same_property_to_the_planted_bug(tmp_path):
     env = child_environment()
     env["FFI_HARNESS_VARIANT"] = "utf8-lossy-tail"
-    script = FUZZER_DIR / "fuzz_property.py"
+    script = GENERIC_DIR / "fuzz_property.py"
     prop = f"{Path(properties.__file__)}:lossy_utf8_matches_python"
     out = subprocess.run([sys.executable, str(script), prop, "-runs=200000", "-seed=5",
                           f"-artifact_prefix={tmp_path}/"], capture_output=True, text=True, env=env,

@@ -10,20 +10,20 @@ from pathlib import Path
 
 import pytest
 
-from harness.campaign import Campaign, CampaignConfig
-from harness.fuzzers import resolve_fuzzers
-from harness.fuzzing import RECOVERED_NOTE
-from harness.replay import ReplayCase, replay
-from harness.target import resolve_target
+from harness.campaign.registry import resolve_fuzzers
+from harness.campaign.runner import Campaign, CampaignConfig
+from harness.campaign.worker_log import reported_inputs
+from harness.engine.protocol import RECOVERED_NOTE
+from harness.store.replay import ReplayCase, replay
+from harness.target.spec import resolve_target
 from harness.triage import Finding
-from harness.worker_log import reported_inputs
 
 LOG = Path(__file__).parent / "fixtures" / "logs" / "recovered-strings-worker.log"
 TARGET = resolve_target(None)
 
 
 def _campaign(tmp_path: Path, surface: str, variant: str, runs: int, **options: object) -> Campaign:
-    config = CampaignConfig(tuple(resolve_fuzzers([surface])), TARGET, variant, tmp_path / "run",
+    config = CampaignConfig(tuple(resolve_fuzzers([surface], TARGET)), TARGET, variant, tmp_path / "run",
                             seconds=None, runs=runs, seed=7, **options)  # type: ignore[arg-type]
     campaign = Campaign(config)
     campaign.run()

@@ -12,9 +12,9 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from harness.fuzzers import CRASH_DIR
-from harness.replay import collect_cases, replay
-from harness.reports import junit_xml, sarif
+from harness.ci.reports import junit_xml, sarif
+from harness.store.replay import collect_cases, replay
+from harness.target.spec import resolve_target
 
 MISBEHAVING = str(Path(__file__).parent / "helpers" / "fuzz_misbehaving.py")
 
@@ -52,7 +52,8 @@ def test_unknown_fuzzer_is_a_usage_error():
 
 
 def stored_crashes() -> list[Path]:
-    return [p for p in CRASH_DIR.iterdir() if (p / "metadata.json").exists()] if CRASH_DIR.is_dir() else []
+    crashes = resolve_target(None).crash_dir
+    return [p for p in crashes.iterdir() if (p / "metadata.json").exists()] if crashes.is_dir() else []
 
 
 @pytest.mark.skipif(not stored_crashes(), reason="corpus/crashes is empty")

@@ -14,15 +14,15 @@ import pytest
 from hypothesis import settings
 from hypothesis.stateful import run_state_machine_as_test
 
-from harness.campaign import Campaign, CampaignConfig
-from harness.contract import target_contract
+from harness.campaign.registry import resolve_fuzzers
+from harness.campaign.runner import Campaign, CampaignConfig
+from harness.contract.spec import target_contract
 from harness.errors import TargetError
-from harness.forked import SanitizerFinding
-from harness.fuzzers import resolve_fuzzers
-from harness.loader import load
-from harness.sequence_machine import sequence_machine
-from harness.signatures import header_signatures
-from harness.target import resolve_target
+from harness.sequence.machine import sequence_machine
+from harness.target.header import header_signatures
+from harness.target.loader import load
+from harness.target.spec import resolve_target
+from harness.testing.forked import SanitizerFinding
 
 from machines import BASE, counting
 

@@ -19,10 +19,10 @@ from hypothesis import settings
 from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.stateful import run_state_machine_as_test
 
-from harness import leaks
-from harness.forked import SanitizerFinding
-from harness.loader import load
-from harness.target import resolve_target
+from harness.runtime import leaks
+from harness.target.loader import load
+from harness.target.spec import resolve_target
+from harness.testing.forked import SanitizerFinding
 
 from machine_examples import EXAMPLES, SeededDatabase, bug_ids, machine_for, replay, stored
 from machines import BASE, counting, make_machines

@@ -4,7 +4,7 @@ a change, a deferred dispatch, unsubscribes and close, in a fixed order (see str
 
 from __future__ import annotations
 
-from harness.fuzzing import run_fuzzer, session
+from harness.engine.session import run_fuzzer, session
 
 S = session()
 ffi, lib = S.ffi, S.lib

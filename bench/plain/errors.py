@@ -4,7 +4,7 @@ error call with a status and a capacity from the input's first and last bytes (s
 
 from __future__ import annotations
 
-from harness.fuzzing import run_fuzzer, session
+from harness.engine.session import run_fuzzer, session
 
 S = session()
 ffi, lib = S.ffi, S.lib

@@ -4,7 +4,7 @@ cursor walk with a delete, keys and values taken from the raw input (see strings
 
 from __future__ import annotations
 
-from harness.fuzzing import run_fuzzer, session
+from harness.engine.session import run_fuzzer, session
 
 S = session()
 ffi, lib = S.ffi, S.lib

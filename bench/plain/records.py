@@ -4,7 +4,7 @@ object (no exact-size heap copy, no contract checks; see strings.py)."""
 
 from __future__ import annotations
 
-from harness.fuzzing import run_fuzzer, session
+from harness.engine.session import run_fuzzer, session
 
 S = session()
 ffi, lib = S.ffi, S.lib

@@ -5,7 +5,7 @@ looks like: no FuzzedDataProvider, no model, no exact-size buffers, no dictionar
 
 from __future__ import annotations
 
-from harness.fuzzing import run_fuzzer, session
+from harness.engine.session import run_fuzzer, session
 
 S = session()
 ffi, lib = S.ffi, S.lib

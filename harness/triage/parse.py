@@ -50,7 +50,7 @@ UBSAN_KINDS = (  # (message start, kind)
 ASAN_SIGNALS = {"SEGV": "segv", "ABRT": "abort", "BUS": "bus-error", "FPE": "floating-point-exception",
                 "ILL": "illegal-instruction"}
 
-CONTRACT_VIOLATION = "ContractViolation"  # harness.fuzzing.ContractViolation: kind in the message
+CONTRACT_VIOLATION = "ContractViolation"  # harness.engine.recovery.ContractViolation: kind in the message
 CONTRACT_FUNCTION = re.compile(r"\[in (?P<function>[A-Za-z_]\w*)\]$")
 
 Parser = Callable[[str, int, TargetCode], list[Finding]]
@@ -148,9 +148,11 @@ def parse_python(text: str, offset: int, target: TargetCode) -> list[Finding]:
             break
     frames = tuple(Frame(i, fn, file, line, "", target(fn, file, ""))
                    for i, (file, line, fn) in enumerate(reversed(py_frames)))
-    exc_type = summary.split(":")[0] if summary else "Exception"
+    # the class name, not its module path: a finding's identity must not change when the class
+    # that raised it moves (harness.fuzzing.ContractViolation became harness.engine.recovery's)
+    exc_type = (summary.split(":")[0] if summary else "Exception").rpartition(".")[2]
     kind = "python-exception"
-    if exc_type.rpartition(".")[2] == CONTRACT_VIOLATION and summary.count(":") >= 2:
+    if exc_type == CONTRACT_VIOLATION and summary.count(":") >= 2:
         kind = summary.split(":")[1].strip()  # "ContractViolation: callback-after-free: ..."
         blamed = CONTRACT_FUNCTION.search(summary)  # "... [in cfg_get]": the C function at fault
         if blamed is not None:

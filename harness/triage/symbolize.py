@@ -14,7 +14,8 @@ import re
 import subprocess
 import threading
 
-from harness.toolchain import find_toolchain
+from harness.config import uninstrumented_environment
+from harness.target.toolchain import find_toolchain
 
 #     #0 0x7f147ef66e7a  (/root/.cache/ffi-harness/_ffih_kv.so+0x21e7a) (BuildId: bba9c3)
 UNSYMBOLIZED = re.compile(r"^(?P<lead>\s*#(?P<index>\d+) 0x(?P<address>[0-9a-f]+))\s+"
@@ -35,9 +36,9 @@ class _Symbolizer:
         symbolizer = find_toolchain().symbolizer
         if symbolizer is None:
             return None
-        env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
         return subprocess.Popen([str(symbolizer), "--inlines", "--demangle"], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                                env=uninstrumented_environment())
 
     def query(self, pairs: list[tuple[str, str]]) -> list[list[tuple[str, str]]]:
         """The (function, file:line:col) chain, innermost first, of each (module, offset)."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 
-from harness.fuzzing import run_fuzzer, session
+from harness.engine.session import run_fuzzer, session
 
 S = session()
 

@@ -1,0 +1,2 @@
+"""Campaigns: the fuzzer registry, workers run and restarted, findings recorded live, progress,
+the end-of-campaign report, minimization."""

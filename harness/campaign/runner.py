@@ -1,0 +1,478 @@
+"""Fuzz campaigns: run fuzzers as libFuzzer worker processes, restart after every crash,
+parse what they print into Findings, and keep per-fuzzer statistics.
+
+A worker is one libFuzzer run of a fuzzer script. When it ends on a finding the campaign
+records it (deduplicated by stack hash), removes the input from the working corpus, and
+starts a new worker with the next seed until the fuzzer's budget (seconds or executions)
+is spent - so one crash never ends a campaign.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.campaign.minimize import minimize
+from harness.campaign.registry import FuzzerSpec
+from harness.campaign.worker_log import ReportedInput, input_digest, reported_inputs
+from harness.config import worker_environment
+from harness.engine.protocol import (
+    ARTIFACT,
+    FINAL_EXECS,
+    PROGRESS,
+    RECOVERED_NOTE,
+    STOP_KILLED_NOTE,
+    STOP_SIGNAL,
+)
+from harness.runtime.sanitizers import SanitizerOptions, child_environment
+from harness.store.crashstore import CrashStore
+from harness.store.replay import ReplayCase, replay, replay_command
+from harness.target.spec import Target
+from harness.triage import Finding, parse_report
+
+LIVE_REPORT_LINES = 100_000  # a leak report lists every leaked object (report_objects=1)
+# a worker asked to stop finishes its input and a last leak check; one still running after this
+# (a hanging input, a deadlock) is killed
+STOP_GRACE_SECONDS = 5.0
+# a worker still running this long after its -max_total_time (plus one input's timeout) hangs:
+# seen after a recovered double free, in a LeakSanitizer scan whose tracer had died
+OVERTIME_SECONDS = 30.0
+FAST_REPEAT_LIMIT = 3  # a fuzzer whose worker dies at once with the same bug this often stops
+
+
+@dataclass(frozen=True)
+class CampaignConfig:
+    """What to fuzz and for how long. Exactly one of seconds / runs bounds each fuzzer."""
+
+    fuzzers: tuple[FuzzerSpec, ...]
+    target: Target
+    variant: str
+    out_dir: Path
+    seconds: float | None = 60.0
+    runs: int | None = None
+    jobs: int = 1
+    seed: int = 1
+    input_timeout: int = 10
+    rss_limit_mb: int = 2048
+    max_len: int | None = None
+    use_seeds: bool = True
+    extra_args: tuple[str, ...] = ()
+    crash_dir: Path | None = None  # a CrashStore root: every finding stored (minimize_stored() after the run)
+    stop_on: tuple[str, str | None] | None = None  # (kind, function or None = any): end once found
+    merge: bool = False  # at the end, merge new coverage into each fuzzer's seed corpus (-merge=1)
+    recover: bool = True  # ASan reports what it can recover from and fuzzing goes on (RecoveredReports)
+
+
+@dataclass
+class FuzzerStats:
+    """Running totals of one fuzzer over all its workers."""
+
+    execs: int = 0
+    seconds: float = 0.0
+    coverage: int = 0
+    features: int = 0
+    corpus_size: int = 0
+    workers: int = 0
+    findings: int = 0
+    unreproducible: int = 0  # reports after a recovered memory error that did not replay alone
+
+    @property
+    def exec_per_s(self) -> float:
+        return self.execs / self.seconds if self.seconds else 0.0
+
+    def to_dict(self) -> dict[str, float | int]:
+        return {"execs": self.execs, "exec_per_s": round(self.exec_per_s, 1), "coverage": self.coverage,
+                "features": self.features, "corpus_size": self.corpus_size, "workers": self.workers,
+                "seconds": round(self.seconds, 2), "unreproducible": self.unreproducible}
+
+
+@dataclass
+class CampaignFinding:
+    """A distinct finding of the campaign, with where and when it was first seen."""
+
+    finding: Finding
+    fuzzer: str
+    artifact: Path | None
+    report: str
+    seconds_to_find: float
+    count: int = 1
+    stored: Path | None = None
+    new: bool = False  # a new folder of the crash store (not a bug stored by an earlier run)
+    replay: str | None = None  # the complete command that replays it
+
+    def to_dict(self) -> dict[str, object]:
+        f = self.finding
+        return {"kind": f.kind, "function": f.function, "file": f.file, "line": f.line,
+                "stack_hash": f.stack_hash, "artifact": str(self.artifact) if self.artifact else None,
+                "fuzzer": self.fuzzer, "seconds_to_find": round(self.seconds_to_find, 2),
+                "title": f.title, "access": f.access, "size": f.size, "count": self.count,
+                "summary": f.summary, "stored": str(self.stored) if self.stored else None,
+                "replay": self.replay}
+
+
+@dataclass
+class CampaignResult:
+    """Everything a campaign found and measured."""
+
+    config: CampaignConfig
+    stats: dict[str, FuzzerStats] = field(default_factory=dict)
+    findings: dict[str, CampaignFinding] = field(default_factory=dict)
+    seconds: float = 0.0
+    stopped: str = ""
+    merged: dict[str, int] = field(default_factory=dict)  # fuzzer -> inputs added to its seed corpus
+
+    def to_dict(self) -> dict[str, object]:
+        ordered = sorted(self.findings.values(), key=lambda f: f.seconds_to_find)
+        return {"target": self.config.target.name, "variant": self.config.variant,
+                "seconds": round(self.seconds, 2), "out_dir": str(self.config.out_dir),
+                "findings": [f.to_dict() for f in ordered],
+                "fuzzers": {name: s.to_dict() for name, s in self.stats.items()},
+                "stopped": self.stopped, "checks_off": list(self.config.target.checks_off),
+                "merged": self.merged}
+
+
+Event = Callable[[str, dict], None]
+
+
+class Campaign:
+    """Runs a CampaignConfig; thread-safe bookkeeping of stats and findings."""
+
+    def __init__(self, config: CampaignConfig, on_event: Event | None = None) -> None:
+        self.config = config
+        self.result = CampaignResult(config, {f.name: FuzzerStats() for f in config.fuzzers})
+        self.on_event = on_event or (lambda kind, data: None)
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.processes: set[subprocess.Popen[bytes]] = set()
+        self.target_code = config.target.code
+        self.started = time.monotonic()
+        self.running: dict[tuple[str, int], int] = {}  # (fuzzer, worker) -> executions of its live process
+
+    # -- scheduling ------------------------------------------------------------------
+    def _tasks(self) -> list[tuple[FuzzerSpec, int, float | None]]:
+        """(fuzzer, worker number, seconds) for every worker thread to run."""
+        fuzzers, jobs = self.config.fuzzers, max(1, self.config.jobs)
+        seconds = self.config.seconds
+        if len(fuzzers) >= jobs:
+            share = seconds * jobs / len(fuzzers) if seconds else None
+            return [(f, 0, share) for f in fuzzers]
+        tasks = []
+        for index, f in enumerate(fuzzers):
+            count = jobs // len(fuzzers) + (1 if index < jobs % len(fuzzers) else 0)
+            tasks += [(f, worker, seconds) for worker in range(count)]
+        return tasks
+
+    def run(self) -> CampaignResult:
+        """Run every fuzzer to its budget (or until stop()); return the result."""
+        self.config.out_dir.mkdir(parents=True, exist_ok=True)
+        tasks = self._tasks()
+        with ThreadPoolExecutor(max_workers=max(1, self.config.jobs)) as pool:
+            futures = [pool.submit(self._run_fuzzer, *task) for task in tasks]
+            for future in futures:
+                future.result()
+        self.result.seconds = time.monotonic() - self.started
+        for spec in self.config.fuzzers:
+            self.result.stats[spec.name].corpus_size = _count_files(self._work_corpus(spec))
+            if self.config.merge:
+                self.result.merged[spec.name] = self._merge(spec)
+        return self.result
+
+    def _merge(self, spec: FuzzerSpec) -> int:
+        """libFuzzer -merge=1 of the run's corpus into the seed corpus: only inputs that add
+        coverage go in, so it stays minimal; the next campaign starts from it. Inputs added."""
+        spec.seeds.mkdir(parents=True, exist_ok=True)
+        before = _count_files(spec.seeds)
+        artifacts = self.config.out_dir / spec.name / "artifacts"
+        command = [sys.executable, str(spec.script), "-merge=1", str(spec.seeds), str(self._work_corpus(spec)),
+                   f"-artifact_prefix={artifacts}/", f"-timeout={self.config.input_timeout}"]
+        log_path = self.config.out_dir / spec.name / "merge.log"
+        with open(log_path, "wb") as log:
+            subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=self._environment(spec), check=False)
+        return _count_files(spec.seeds) - before
+
+    def live_stats(self) -> dict[str, object]:
+        """The campaign now (one stats.jsonl row): elapsed seconds, distinct findings, and per
+        fuzzer its executions (finished and running workers), rate, coverage, corpus, findings."""
+        with self.lock:
+            elapsed = time.monotonic() - self.started
+            fuzzers = {}
+            for name, stats in self.result.stats.items():
+                execs = stats.execs + sum(n for (fuzzer, _), n in self.running.items() if fuzzer == name)
+                fuzzers[name] = {"execs": execs, "exec_per_s": round(execs / max(elapsed, 1e-3), 1),
+                                 "coverage": stats.coverage, "corpus": stats.corpus_size,
+                                 "findings": sum(f.fuzzer == name for f in self.result.findings.values())}
+            return {"t": round(elapsed, 2), "distinct_findings": len(self.result.findings), "fuzzers": fuzzers}
+
+    def request_stop(self, reason: str) -> None:
+        """End the campaign soon: running workers are interrupted, found results kept."""
+        self.result.stopped = reason
+        self.stop.set()
+        with self.lock:
+            for process in list(self.processes):
+                if process.poll() is None:
+                    process.send_signal(STOP_SIGNAL)  # ends after its current input (harness.engine.session)
+                    _later(STOP_GRACE_SECONDS, lambda p=process: _kill_if_running(p))
+
+    # -- one fuzzer ------------------------------------------------------------------
+    def _work_corpus(self, spec: FuzzerSpec) -> Path:
+        return self.config.out_dir / spec.name / "corpus"
+
+    def _run_fuzzer(self, spec: FuzzerSpec, worker: int, seconds: float | None) -> None:
+        stats = self.result.stats[spec.name]
+        fuzzer_started = time.monotonic()
+        deadline = fuzzer_started + seconds if seconds else None
+        runs_left = self.config.runs
+        seed = self.config.seed + 1000 * worker
+        fast_repeats: list[str] = []
+        while not self.stop.is_set():
+            remaining = deadline - time.monotonic() if deadline else None
+            if (remaining is not None and remaining < 1) or (runs_left is not None and runs_left <= 0):
+                break
+            began = time.monotonic()
+            execs, finding = self._run_worker(spec, worker, seed, remaining, runs_left, fuzzer_started)
+            with self.lock:
+                stats.execs += execs
+                stats.seconds += time.monotonic() - began
+                stats.workers += 1
+                self.running.pop((spec.name, worker), None)
+            if runs_left is not None:
+                runs_left -= max(execs, 1)
+            seed += 1
+            if finding is None:
+                if runs_left is None and remaining is None:
+                    break
+                continue
+            quick = time.monotonic() - began < 5
+            fast_repeats = [*fast_repeats, finding] if quick else []
+            if len(fast_repeats) >= FAST_REPEAT_LIMIT and len(set(fast_repeats[-FAST_REPEAT_LIMIT:])) == 1:
+                self.on_event("stalled", {"fuzzer": spec.name, "stack_hash": finding})
+                break
+
+    def _command(self, spec: FuzzerSpec, worker: int, seed: int, seconds: float | None,
+                 runs: int | None) -> list[str]:
+        corpus = self._work_corpus(spec)
+        artifacts = self.config.out_dir / spec.name / "artifacts"
+        corpus.mkdir(parents=True, exist_ok=True)
+        artifacts.mkdir(parents=True, exist_ok=True)
+        command = [sys.executable, str(spec.script), str(corpus)]
+        if self.config.use_seeds and spec.seeds.is_dir():
+            command.append(str(spec.seeds))
+        command += [f"-artifact_prefix={artifacts}/", f"-seed={seed}", "-print_final_stats=1",
+                    f"-timeout={self.config.input_timeout}", f"-rss_limit_mb={self.config.rss_limit_mb}",
+                    "-reload=1"]
+        if spec.dictionary:
+            command.append(f"-dict={spec.dictionary}")
+        if self.config.max_len:
+            command.append(f"-max_len={self.config.max_len}")
+        if seconds is not None:
+            command.append(f"-max_total_time={max(1, int(seconds))}")
+        if runs is not None:
+            command.append(f"-runs={runs}")
+        return command + list(self.config.extra_args)
+
+    def _environment(self, spec: FuzzerSpec) -> dict[str, str]:
+        """The environment of a fuzzer process: sanitizer runtime, target, variant."""
+        options = SanitizerOptions(rss_limit_mb=self.config.rss_limit_mb + 1024, python_malloc=spec.python_malloc)
+        if self.config.recover:
+            options = options.with_asan(halt_on_error=0)
+        env = child_environment(options)
+        env.update(worker_environment(target=self.config.target.spec_path, variant=self.config.variant,
+                                      keep_going=self.config.recover or None))
+        env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
+        env["PYTHONUNBUFFERED"] = "1"  # atheris prints Python exceptions on stdout: keep the order
+        return env
+
+    def _run_worker(self, spec: FuzzerSpec, worker: int, seed: int, seconds: float | None,
+                    runs: int | None, fuzzer_started: float) -> tuple[int, str | None]:
+        """One libFuzzer process; returns (executions, stack hash of its finding or None)."""
+        env = self._environment(spec)
+        log_path = self.config.out_dir / spec.name / f"worker-{worker}-seed-{seed}.log"
+        command = self._command(spec, worker, seed, seconds, runs)
+        with open(log_path, "wb") as log:
+            process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                       env=env, start_new_session=True)
+            with self.lock:
+                self.processes.add(process)
+            hung = threading.Event()
+
+            def overtime() -> None:
+                if process.poll() is None:
+                    hung.set()  # before the kill: read once the process is reaped
+                    _kill_if_running(process)
+
+            watchdog = None if seconds is None else \
+                _later(max(1, int(seconds)) + self.config.input_timeout + OVERTIME_SECONDS, overtime)
+            execs = self._follow(spec, worker, process, log)
+            process.wait()
+            if watchdog is not None:
+                watchdog.cancel()
+            if hung.is_set():
+                log.write(f"INFO: ffi-harness: worker killed, still running {OVERTIME_SECONDS:g} s after its "
+                          "time budget (hung)\n".encode())
+            elif self.stop.is_set() and process.returncode == -signal.SIGKILL:
+                log.write(f"{STOP_KILLED_NOTE}, still running {STOP_GRACE_SECONDS:g} s after it was asked to "
+                          "stop\n".encode())
+            with self.lock:
+                self.processes.discard(process)
+        text = log_path.read_text(errors="replace")
+        final = FINAL_EXECS.search(text)
+        execs = int(final["execs"]) if final else execs
+        inputs = reported_inputs(text, self.target_code)
+        recovered = RECOVERED_NOTE in text
+        if recovered:  # memory errors went on: what came after may be their consequence
+            inputs = self._verified(spec, inputs)
+        for reported in inputs:
+            self._record(spec, reported.finding, reported.artifact, reported.report,
+                         time.monotonic() - fuzzer_started)
+        died_at_once = inputs and process.returncode and not recovered  # what a stalled fuzzer does
+        return execs, inputs[-1].finding.stack_hash if died_at_once else None
+
+    def _verified(self, spec: FuzzerSpec, inputs: list[ReportedInput]) -> list[ReportedInput]:
+        """Inputs up to the first recovered memory error as reported; each later one replayed
+        alone, halting at its first error (as ClusterFuzz reproduces a crash before filing it):
+        what it does there is its finding, and a quiet one is dropped as unreproducible (a
+        report caused by the earlier error's corruption). Only those later ones: a library's
+        global state can make an input depend on the ones before it, and the first error
+        cannot be a consequence of another."""
+        first = next((i for i, r in enumerate(inputs) if RECOVERED_NOTE in r.report), len(inputs))
+        trusted, later = inputs[:first + 1], inputs[first + 1:]
+        replayable = [r.artifact is not None and r.artifact.exists() for r in later]
+        cases = [ReplayCase(r.artifact, spec.name) for r, ok in zip(later, replayable, strict=True) if ok]
+        results = iter(replay(cases, self.config.target, self.config.variant, jobs=1, leaks="auto"))
+        verified = list(trusted)
+        for reported, ok in zip(later, replayable, strict=True):
+            if not ok:
+                verified.append(reported)
+                continue
+            result = next(results)
+            if result.verdict == "reproduces" and result.finding is not None:
+                verified.append(ReportedInput(result.finding, reported.artifact, result.report))
+            elif result.verdict == "error":
+                verified.append(reported)
+            else:
+                with self.lock:
+                    self.result.stats[spec.name].unreproducible += 1
+        return verified
+
+    def _follow(self, spec: FuzzerSpec, worker: int, process: subprocess.Popen[bytes], log: object) -> int:
+        """Copy the worker's output to its log while reading progress lines, and end the
+        campaign as soon as a non-fatal report (contract violation, recovered sanitizer report)
+        matching stop_on is printed (the worker would otherwise run its whole budget; findings
+        are recorded when it exits)."""
+        stats = self.result.stats[spec.name]
+        execs = 0
+        recent: deque[str] = deque(maxlen=LIVE_REPORT_LINES)  # lines since the last artifact line
+        assert process.stdout is not None
+        for raw in process.stdout:
+            log.write(raw)  # type: ignore[attr-defined]
+            line = raw.decode("utf-8", "replace")
+            if self.config.stop_on is not None:
+                recent.append(line)
+                if ARTIFACT.search(line):
+                    self._watch_for_stop("".join(recent))
+                    recent.clear()
+            match = PROGRESS.match(line)
+            if match:
+                execs = int(match["execs"])
+                with self.lock:
+                    self.running[(spec.name, worker)] = execs
+                    stats.coverage = max(stats.coverage, int(match["cov"]))
+                    stats.features = max(stats.features, int(match["ft"]))
+                    stats.corpus_size = max(stats.corpus_size, int(match["corp"]))
+                self.on_event("progress", {"fuzzer": spec.name, "execs": stats.execs + execs,
+                                           "coverage": stats.coverage, "corpus": stats.corpus_size})
+        return execs
+
+    def _watch_for_stop(self, report: str) -> None:
+        if any(self._stops_on(f) for f in parse_report(report, self.target_code)):
+            self.request_stop("found")
+
+    def _stops_on(self, finding: Finding) -> bool:
+        if self.config.stop_on is None:
+            return False
+        kind, function = self.config.stop_on
+        return finding.kind == kind and function in (None, finding.function)
+
+    def _record(self, spec: FuzzerSpec, finding: Finding, artifact: Path | None, report: str,
+                seconds: float) -> None:
+        if artifact is not None:  # a leak or slow input may sit in the corpus: keep it out
+            (self._work_corpus(spec) / input_digest(artifact)).unlink(missing_ok=True)
+        stored, new = self._store(spec, finding, artifact, report)
+        where = stored or artifact
+        replay = replay_command(where, self.config.target, self.config.variant, spec.name) if where else None
+        with self.lock:
+            self.result.stats[spec.name].findings += 1
+            known = self.result.findings.get(finding.stack_hash)
+            if known:
+                known.count += 1
+                return
+            self.result.findings[finding.stack_hash] = CampaignFinding(
+                finding, spec.name, artifact, report, seconds, stored=stored, new=new, replay=replay)
+        self.on_event("finding", {"fuzzer": spec.name, "title": finding.title, "finding": finding,
+                                  "stack_hash": finding.stack_hash, "seconds": seconds, "replay": replay})
+        if self._stops_on(finding):
+            self.request_stop("found")
+
+    def _store(self, spec: FuzzerSpec, finding: Finding, artifact: Path | None, report: str
+               ) -> tuple[Path | None, bool]:
+        """Put the finding in the crash store, atomically, as found: (its folder, whether new)."""
+        config = self.config
+        if config.crash_dir is None or artifact is None or not artifact.exists():
+            return None, False
+        crash, new = CrashStore(config.crash_dir).add(finding, artifact.read_bytes(), report,
+                                                      target=config.target.name, variant=config.variant,
+                                                      fuzzer=spec.name, spec=config.target.spec_path)
+        return crash.folder, new
+
+    def minimize_stored(self, seconds: float) -> int:
+        """Minimize the crash-store inputs this campaign added, within `seconds` in all (libFuzzer
+        -minimize_crash, kept only when the stack hash stays); a stop request ends it at once,
+        the inputs as found stay. Returns how many were made smaller."""
+        deadline = time.monotonic() + seconds
+        smaller = 0
+        specs = {spec.name: spec for spec in self.config.fuzzers}
+        for found in sorted(self.result.findings.values(), key=lambda f: f.seconds_to_find):
+            left = deadline - time.monotonic()
+            if self.stop.is_set() or left < 1:
+                break
+            if not found.new or found.stored is None or self.config.crash_dir is None:
+                continue
+            store = CrashStore(self.config.crash_dir)
+            crash = store.find(found.finding.stack_hash)
+            if crash is None:
+                continue
+            data = minimize(specs[found.fuzzer], crash.input.read_bytes(), self.config.target, self.config.variant,
+                            found.finding.stack_hash, found.finding.kind, seconds=left, stop=self.stop)
+            if data is not None:
+                store.set_minimized(crash, data)
+                smaller += 1
+        return smaller
+
+
+def _count_files(folder: Path) -> int:
+    return sum(1 for p in folder.iterdir() if p.is_file()) if folder.is_dir() else 0
+
+
+def _later(seconds: float, function: Callable[[], None]) -> threading.Timer:
+    """Call function on a daemon thread after seconds, unless the returned timer is cancelled."""
+    timer = threading.Timer(seconds, function)
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
+def _kill_if_running(process: subprocess.Popen[bytes]) -> None:
+    """SIGKILL a worker (and its process group: symbolizer, forks) that is still running."""
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)

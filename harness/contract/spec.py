@@ -1,0 +1,350 @@
+"""The ownership and lifetime contract of a C API, read from the [contract] table of a target spec.
+
+    [contract]
+    free = "kv_free"                 # default free function of owned results
+    skip = ["kv_dispatch_threaded"]  # never called by the generic driver
+
+    [contract.handles.cfg_doc]       # handle type `cfg_doc *`
+    new = ["cfg_new", "cfg_parse"]   # constructors: their results are owned handles
+    free = "cfg_free"                # destructor: ends the handle, its borrows, its registrations
+
+    [contract.functions.cfg_get]
+    returns = "borrowed"             # value (default) | static | owned | borrowed
+    owner = "doc"                    # borrowed from this parameter ...
+    until = ["cfg_set", "cfg_remove"] # ... until one of these is called on it (or it is freed; "*": any call)
+    free = "cfg_string_free"         # owned: released with this (default: [contract].free)
+    length = "out_len"               # a size_t * parameter that receives the result's length
+    buffers = { text = "len" }       # pointer parameter -> its length parameter (input bytes)
+    out_buffers = { out = "cap" }    # caller-provided output buffer -> its capacity parameter
+    takes = ["comment"]              # the library frees this malloc'd argument (with free())
+    nullable = ["comment"]           # NULL is allowed here
+    outputs.out = { returns = "owned", length = "out_len" }  # a T ** out-parameter's contract
+    callback = "fn"                  # registers fn: it may be called after this call returns ...
+    user_data = "user_data"          # ... with this user_data, kept alive by the caller ...
+    release = "release"              # ... and this is called exactly once when it ends ...
+    ends = { cfg_unwatch = "id" }    # ... by cfg_unwatch(id = our result) or the owner's free
+    reentrant = ["cfg_unwatch"]      # calls the callback may make (as the header allows)
+
+Everything not written is inferred from the header: `const char *` parameters are C strings, a
+pointer to a handle type is a live handle, `T *` to a number is an out-parameter, a function
+pointer without `callback` is only called during the call. Mistakes are TargetErrors naming the
+spec line.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.errors import TargetError
+from harness.target.header import HeaderApi, Signature, header_signatures
+from harness.target.spec import Target
+
+RETURN_KINDS = ("value", "static", "owned", "borrowed")
+FUNCTION_KEYS = {"returns", "owner", "until", "free", "length", "buffers", "out_buffers", "takes", "nullable",
+                 "outputs", "callback", "user_data", "release", "ends", "reentrant", "registration_id"}
+INTEGER_WORDS = ("char", "short", "int", "long", "size_t", "ssize_t", "int8_t", "int16_t", "int32_t", "int64_t",
+                 "uint8_t", "uint16_t", "uint32_t", "uint64_t", "intptr_t", "uintptr_t", "ptrdiff_t", "unsigned",
+                 "signed", "_Bool", "bool")
+
+
+@dataclass(frozen=True)
+class Lifetime:
+    """What a returned pointer (or a T ** out-parameter) is, and who ends it."""
+
+    kind: str = "value"
+    free: str | None = None
+    owner: str | None = None
+    until: tuple[str, ...] = ()
+    length: str | None = None
+
+
+@dataclass(frozen=True)
+class Registration:
+    """A callback registration: which parameters form it and which calls end it."""
+
+    callback: str
+    user_data: str | None = None
+    release: str | None = None
+    ends: tuple[tuple[str, str], ...] = ()  # (function, its parameter that takes the registration id)
+    reentrant: tuple[str, ...] = ()  # functions the callback may call while it runs
+
+
+@dataclass(frozen=True)
+class FunctionContract:
+    """The contract of one function, with the header's defaults filled in."""
+
+    signature: Signature
+    returns: Lifetime = Lifetime()
+    buffers: tuple[tuple[str, str], ...] = ()
+    out_buffers: tuple[tuple[str, str], ...] = ()
+    takes: tuple[str, ...] = ()
+    nullable: tuple[str, ...] = ()
+    outputs: tuple[tuple[str, Lifetime], ...] = ()
+    registration: Registration | None = None
+
+    @property
+    def name(self) -> str:
+        return self.signature.name
+
+
+@dataclass(frozen=True)
+class HandleType:
+    """An opaque handle type: `name *` values made by `new`, ended by `free`."""
+
+    name: str
+    new: tuple[str, ...]
+    free: str
+
+
+@dataclass(frozen=True)
+class Contract:
+    """The whole API contract: handle types and every callable function."""
+
+    handles: dict[str, HandleType]
+    functions: dict[str, FunctionContract]
+    skipped: tuple[str, ...] = ()
+    api: HeaderApi = field(default_factory=lambda: HeaderApi({}, frozenset(), frozenset(), {}))
+
+    @property
+    def function_pointers(self) -> frozenset[str]:
+        return self.api.function_pointers
+
+    @property
+    def enums(self) -> frozenset[str]:
+        return self.api.enums
+
+    def handle_of(self, ctype: str) -> HandleType | None:
+        """The handle type a C type text points to ('const cfg_doc *' -> cfg_doc), or None."""
+        base = pointee(ctype)
+        return self.handles.get(base) if base is not None and ctype.count("*") == 1 else None
+
+    def destructor_of(self, function: str) -> HandleType | None:
+        """The handle type `function` destroys, or None."""
+        return next((h for h in self.handles.values() if h.free == function), None)
+
+
+def pointee(ctype: str) -> str | None:
+    """'const cfg_doc *' -> 'cfg_doc'; None for non-pointers."""
+    if "*" not in ctype or "(" in ctype:
+        return None
+    words = [w for w in ctype.replace("*", " ").split() if w not in ("const", "volatile", "struct", "restrict")]
+    return " ".join(words) or None
+
+
+def is_integer(ctype: str, enums: frozenset[str] = frozenset()) -> bool:
+    """Whether a C type text names an integer (or enum) type."""
+    if "*" in ctype or "(" in ctype:
+        return False
+    words = [w for w in ctype.split() if w not in ("const", "volatile", "enum")]
+    return bool(words) and (all(w in INTEGER_WORDS for w in words) or " ".join(words) in enums)
+
+
+class SpecText:
+    """The spec's text, to name the line of a mistake."""
+
+    def __init__(self, path: Path | None, text: str) -> None:
+        self.path = path
+        self.lines = text.splitlines()
+
+    def line_of(self, *needles: str) -> int:
+        """The line of the mistake: the first needle that names a table narrows the search to
+        that table, where the next needles (keys, names) point at the exact line."""
+        def find(needle: str, lines: range) -> int:
+            pattern = re.compile(rf"(^|[\s\[.{{,\"]){re.escape(needle)}($|[\s\].=}},\"])")
+            return next((n + 1 for n in lines if pattern.search(self.lines[n].split("#", 1)[0])), 0)
+
+        everywhere = range(len(self.lines))
+        for index, needle in enumerate(needles):
+            table = find(needle, everywhere)
+            if not table:
+                continue
+            if not self.lines[table - 1].lstrip().startswith("["):
+                return table
+            end = next((n for n in range(table, len(self.lines)) if self.lines[n].lstrip().startswith("[")),
+                       len(self.lines))
+            inside = range(table, end)
+            return next((line for rest in needles[index + 1:] if (line := find(rest, inside))), table)
+        return 0
+
+    def error(self, message: str, *needles: str) -> TargetError:
+        line = self.line_of(*needles)
+        where = f"{self.path}:{line}" if line else f"{self.path}"
+        return TargetError(f"{where}: {message}")
+
+
+def _strings(value: object, spec: SpecText, what: str, *needles: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise spec.error(f"{what} must be a name or a list of names", *needles)
+
+
+def _pairs(value: object, spec: SpecText, what: str, *needles: str) -> tuple[tuple[str, str], ...]:
+    if isinstance(value, dict) and all(isinstance(v, str) for v in value.values()):
+        return tuple(value.items())
+    raise spec.error(f"{what} must be a table of parameter = parameter", *needles)
+
+
+class _Loader:
+    def __init__(self, table: dict, api: HeaderApi, spec: SpecText) -> None:
+        self.table = table
+        self.api = api
+        self.signatures = api.functions
+        self.spec = spec
+        self.enums = api.enums
+        self.default_free = table.get("free")
+
+    def function(self, name: str, *needles: str) -> Signature:
+        sig = self.signatures.get(name)
+        if sig is None:
+            raise self.spec.error(f"unknown function {name!r}: the header does not declare it", *needles, name)
+        return sig
+
+    def param(self, sig: Signature, name: str, what: str) -> str:
+        param = sig.param(name)
+        if param is None:
+            known = ", ".join(p.name for p in sig.params) or "none"
+            raise self.spec.error(f"{sig.name}: {what} {name!r} is not a parameter (parameters: {known})",
+                                  f"contract.functions.{sig.name}", name)
+        return param.ctype
+
+    def handles(self) -> dict[str, HandleType]:
+        handles: dict[str, HandleType] = {}
+        raw = self.table.get("handles", {})
+        for type_name, entry in raw.items():
+            where = f"contract.handles.{type_name}"
+            if not isinstance(entry, dict) or "free" not in entry or "new" not in entry:
+                raise self.spec.error(f"handle type {type_name!r} needs `new` (constructors) and `free` "
+                                      "(its destructor)", where)
+            new = _strings(entry["new"], self.spec, "new", where)
+            for ctor in new:
+                sig = self.function(ctor, where)
+                if pointee(sig.result) != type_name:
+                    raise self.spec.error(f"constructor {ctor} returns {sig.result!r}, not {type_name} *", where, ctor)
+            free = self.function(entry["free"], where)
+            if not free.params or pointee(free.params[0].ctype) != type_name:
+                raise self.spec.error(f"destructor {free.name} does not take a {type_name} * first", where,
+                                      entry["free"])
+            handles[type_name] = HandleType(type_name, new, free.name)
+        return handles
+
+    def lifetime(self, sig: Signature, entry: dict, ctype: str, where: str) -> Lifetime:
+        kind = entry.get("returns", "value" if "*" not in ctype else None)
+        if kind is None:
+            raise self.spec.error(f"{sig.name}: returns a pointer ({ctype}); say whether it is static, owned or "
+                                  "borrowed (returns = ...)", where)
+        if kind not in RETURN_KINDS:
+            raise self.spec.error(f"{sig.name}: returns = {kind!r} is not one of {RETURN_KINDS}", where, "returns")
+        if kind != "value" and "*" not in ctype:
+            raise self.spec.error(f"{sig.name}: returns = {kind!r} but the header's type {ctype!r} is not a "
+                                  "pointer", where, "returns")
+        free = entry.get("free", self.default_free) if kind == "owned" else None
+        if kind == "owned":
+            if not free:
+                raise self.spec.error(f"{sig.name}: an owned result needs a free function (free = ..., or "
+                                      "[contract].free)", where, "returns")
+            self.function(free, where, "free")
+        owner = entry.get("owner")
+        if kind == "borrowed" and owner is not None:
+            self.param(sig, owner, "owner")
+        until = _strings(entry.get("until", []), self.spec, "until", where, "until")
+        for name in until:
+            if name != "*":
+                self.function(name, where, "until")
+        length = entry.get("length")
+        if length is not None and not self.param(sig, length, "length").endswith("*"):
+            raise self.spec.error(f"{sig.name}: length {length!r} must be a pointer that receives the length",
+                                  where, "length")
+        return Lifetime(kind, free, owner, until, length)
+
+    def functions(self, handles: dict[str, HandleType]) -> tuple[dict[str, FunctionContract], tuple[str, ...]]:
+        raw = self.table.get("functions", {})
+        skip = _strings(self.table.get("skip", []), self.spec, "skip", "skip")
+        for name in [*raw, *skip]:
+            self.function(name, f"contract.functions.{name}", "skip")
+        contracts: dict[str, FunctionContract] = {}
+        for name, sig in self.signatures.items():
+            if name in skip or sig.variadic:
+                continue
+            entry = raw.get(name, {})
+            where = f"contract.functions.{name}"
+            unknown = set(entry) - FUNCTION_KEYS
+            if unknown:
+                raise self.spec.error(f"{name}: unknown keys {sorted(unknown)}; known: {sorted(FUNCTION_KEYS)}",
+                                      where, *sorted(unknown))
+            contracts[name] = self.contract(sig, entry, handles, where)
+        return contracts, skip
+
+    def contract(self, sig: Signature, entry: dict, handles: dict[str, HandleType], where: str) -> FunctionContract:
+        handle_result = pointee(sig.result) in handles and sig.result.count("*") == 1
+        if handle_result:
+            owners = [h for h in handles.values() if sig.name in h.new]
+            returns = Lifetime("owned", owners[0].free) if owners else self.lifetime(sig, entry, sig.result, where)
+        else:
+            returns = self.lifetime(sig, entry, sig.result, where)
+        buffers = _pairs(entry.get("buffers", {}), self.spec, "buffers", where, "buffers")
+        out_buffers = _pairs(entry.get("out_buffers", {}), self.spec, "out_buffers", where, "out_buffers")
+        for pointer, length in (*buffers, *out_buffers):
+            if "*" not in self.param(sig, pointer, "buffer"):
+                raise self.spec.error(f"{sig.name}: buffer {pointer!r} is not a pointer in the header", where, pointer)
+            if not is_integer(self.param(sig, length, "length"), self.enums):
+                raise self.spec.error(f"{sig.name}: length {length!r} of {pointer!r} is not an integer in the header",
+                                      where, length)
+        takes = _strings(entry.get("takes", []), self.spec, "takes", where, "takes")
+        nullable = _strings(entry.get("nullable", []), self.spec, "nullable", where, "nullable")
+        for name in (*takes, *nullable):
+            ctype = self.param(sig, name, "parameter")
+            if "*" not in ctype and ctype not in self.api.function_pointers:
+                raise self.spec.error(f"{sig.name}: {name!r} is not a pointer in the header", where, name)
+        outputs = []
+        for param, out in entry.get("outputs", {}).items():
+            ctype = self.param(sig, param, "output")
+            if ctype.count("*") < 2 or not isinstance(out, dict):
+                raise self.spec.error(f"{sig.name}: output {param!r} must be a T ** parameter with a table "
+                                      "{ returns = ..., ... }", where, param)
+            outputs.append((param, self.lifetime(sig, out, ctype.rsplit("*", 1)[0].strip(), where)))
+        return FunctionContract(sig, returns, buffers, out_buffers, takes, nullable, tuple(outputs),
+                                self.registration(sig, entry, where))
+
+    def registration(self, sig: Signature, entry: dict, where: str) -> Registration | None:
+        callback = entry.get("callback")
+        if callback is None:
+            return None
+        if self.param(sig, callback, "callback") not in self.api.function_pointers:
+            raise self.spec.error(f"{sig.name}: callback {callback!r} is not a function pointer", where, "callback")
+        user_data = entry.get("user_data")
+        if user_data is not None and "*" not in self.param(sig, user_data, "user_data"):
+            raise self.spec.error(f"{sig.name}: user_data {user_data!r} is not a pointer", where, "user_data")
+        release = entry.get("release")
+        if release is not None:
+            self.param(sig, release, "release")
+        ends = []
+        for function, param in _pairs(entry.get("ends", {}), self.spec, "ends", where, "ends"):
+            self.param(self.function(function, where, "ends"), param, "registration id")
+            ends.append((function, param))
+        reentrant = tuple(self.function(name, where, "reentrant").name for name in entry.get("reentrant", []))
+        return Registration(callback, user_data, release, tuple(ends), reentrant)
+
+
+def load_contract(table: dict, api: HeaderApi, spec_path: Path | None = None, spec_text: str = "") -> Contract:
+    """Validate a [contract] table against the header's API; TargetError naming the spec line."""
+    spec = SpecText(spec_path, spec_text)
+    unknown = set(table) - {"free", "skip", "handles", "functions"}
+    if unknown:
+        raise spec.error(f"[contract]: unknown keys {sorted(unknown)}", *sorted(unknown))
+    loader = _Loader(table, api, spec)
+    if loader.default_free is not None:
+        loader.function(loader.default_free, "free")
+    handles = loader.handles()
+    functions, skipped = loader.functions(handles)
+    return Contract(handles, functions, skipped, api)
+
+
+def target_contract(target: Target) -> Contract:
+    """The target's contract checked against its header (an empty [contract] when none is written)."""
+    text = target.spec_path.read_text() if target.spec_path else ""
+    return load_contract(target.contract, header_signatures(target.header, target.include_dirs),
+                         target.spec_path, text)

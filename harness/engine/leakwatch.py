@@ -1,0 +1,170 @@
+"""LeakWatch: target-only leak checks while fuzzing, and the input that leaked.
+
+libFuzzer's own per-input leak check cannot tell CPython's allocations from the target's and
+switches itself off after 1000 inputs whose malloc/free counts differ, which in CPython is all
+of them. So libFuzzer runs with -detect_leaks=0 and LeakWatch checks instead: a recoverable
+LeakSanitizer check that keeps only leaks allocated through target code, at most
+LEAK_CHECK_SHARE of the fuzzing time; on a hit it bisects the inputs run since the previous
+check (re-running them, which leaks again) down to the one that leaks and writes it as a
+`leak-<sha1>` artifact.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import tempfile
+import time
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+
+from harness.atomic import write_atomic
+from harness.engine.protocol import LEAK_TRACED_NOTE, artifact_line, write_artifact
+from harness.errors import EXIT_FINDINGS
+from harness.runtime import leaks
+from harness.triage import TargetCode
+
+DEFAULT_LEAK_INTERVAL = 2.0
+# a LeakSanitizer scan of a fuzzing process takes 0.1-0.8 s: wait after each check at least
+# (1 - share) / share times what it took, so checks cost at most this share of the time
+LEAK_CHECK_SHARE = 0.1
+RECENT_INPUTS = 200_000
+TRACE_WAIT_SECONDS = 60.0  # at exit, how long a forked leak bisection may still take
+
+TestOneInput = Callable[[bytes], None]
+
+
+class LeakWatch:
+    """Periodic target-only leak checks over the inputs run since the last check.
+
+    interval: the shortest wait between checks; a check that took t seconds waits at least
+    t * (1 - LEAK_CHECK_SHARE) / LEAK_CHECK_SHARE before the next one. keep_going: a traced
+    leak is reported and fuzzing goes on (a campaign's workers), each leak stack once per
+    process; otherwise the process ends like a crash.
+
+    With keep_going, the culprit is searched for in a forked copy of the process (the leaked
+    blocks and the library's state come with it): the bisection re-runs up to RECENT_INPUTS
+    inputs, which under load can take longer than libFuzzer's per-input timeout, and that time
+    must not count against the input that happened to be running (a false `timeout`). The copy
+    writes its report to a file; this process prints it between two inputs, so it never
+    interleaves with libFuzzer's own lines."""
+
+    def __init__(self, run: TestOneInput, target: TargetCode, *, interval: float,
+                 artifact_prefix: str, every_input: bool = False, keep_going: bool = False) -> None:
+        self.run = run
+        self.keep_going = keep_going
+        self.reported: set[str] = set()  # stack hashes of leaks already traced (keep_going)
+        self.target = target
+        self.interval = interval
+        self.every_input = every_input
+        self.artifact_prefix = artifact_prefix
+        self.recent: deque[bytes] = deque(maxlen=RECENT_INPUTS)
+        self.execs = 0
+        self.checks = 0
+        self.last_check = time.monotonic()
+        self.wait = interval  # until the next check: interval, or longer after a slow check
+        self.tracing: tuple[int, Path] | None = None  # (pid, report file) of the forked bisection
+
+    def after(self, data: bytes) -> None:
+        """Record an input that just ran; check for leaks when the interval is over."""
+        self.execs += 1
+        if self.interval <= 0:
+            return
+        self.recent.append(data)
+        if self.tracing is not None:
+            self.finish_tracing(block=False)
+            if self.tracing is not None:
+                return  # no check while a copy traces the last leak: the copy holds its objects
+        if self.every_input or time.monotonic() - self.last_check >= self.wait:
+            self.check()
+
+    def check(self) -> None:
+        """Run the leak check now; on a target leak, find the culprit input and report it."""
+        self.checks += 1
+        started = time.monotonic()
+        found = leaks.check(self.target)
+        self.last_check = time.monotonic()
+        took = self.last_check - started
+        self.wait = max(self.interval, took * (1 - LEAK_CHECK_SHARE) / LEAK_CHECK_SHARE)
+        hashes = {f.stack_hash for f in found.findings}
+        if not found or (self.keep_going and hashes <= self.reported):
+            self.recent.clear()
+            return
+        if self.keep_going:
+            self.reported |= hashes
+            self._trace_in_copy(list(self.recent), found)
+        else:
+            culprit, confirmed = self._bisect(list(self.recent))
+            sys.stderr.write(self._report(culprit, confirmed or found))
+            sys.stderr.flush()
+            os._exit(EXIT_FINDINGS)
+        self.recent.clear()
+
+    def _trace_in_copy(self, inputs: list[bytes], found: leaks.LeakCheck) -> None:
+        """Bisect in a forked copy of this process and let fuzzing go on (see the class)."""
+        fd, name = tempfile.mkstemp(prefix="ffih-leak-trace-", suffix=".txt")
+        os.close(fd)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the copy never returns
+            status = 0
+            try:
+                culprit, confirmed = self._bisect(inputs)
+                write_atomic(Path(name), self._report(culprit, confirmed or found).encode())
+            except BaseException:
+                status = 1
+            finally:
+                os._exit(status)
+        self.tracing = (pid, Path(name))
+
+    def finish_tracing(self, block: bool, timeout: float = TRACE_WAIT_SECONDS) -> None:
+        """Print the forked bisection's report once it is done (block: wait for it, at most
+        timeout seconds, then kill it)."""
+        if self.tracing is None:
+            return
+        pid, path = self.tracing
+        deadline = time.monotonic() + timeout
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done or not block:
+                break
+            if time.monotonic() > deadline:
+                os.kill(pid, signal.SIGKILL)
+                done, status = os.waitpid(pid, 0)
+                break
+            time.sleep(0.01)
+        if not done:
+            return
+        self.tracing = None
+        text = path.read_text(errors="replace") if path.exists() and path.stat().st_size else \
+            f"INFO: ffi-harness: the leak's input was not traced (the tracing copy ended with status {status})\n"
+        path.unlink(missing_ok=True)
+        sys.stderr.write(text)
+        sys.stderr.flush()
+
+    def _bisect(self, inputs: list[bytes]) -> tuple[bytes, leaks.LeakCheck | None]:
+        """The input that leaks when run again, found by halving; the last input if none does."""
+        confirmed = None
+        while len(inputs) > 1:
+            half = inputs[: len(inputs) // 2]
+            for data in half:
+                self.run(data)
+            found = leaks.check(self.target)
+            if found:
+                inputs, confirmed = half, found
+            else:
+                inputs = inputs[len(inputs) // 2:]
+        if inputs:
+            self.run(inputs[0])
+            again = leaks.check(self.target)
+            confirmed = again or confirmed
+        return (inputs[0] if inputs else b""), confirmed
+
+    def _report(self, culprit: bytes, found: leaks.LeakCheck) -> str:
+        """Write the culprit as a leak artifact; the report that names it."""
+        path = write_artifact(self.artifact_prefix, "leak", culprit)
+        return (found.report + f"{LEAK_TRACED_NOTE} ({self.execs} executions, "
+                f"{self.checks} leak checks)\n" + artifact_line(self.artifact_prefix, path))

@@ -1,0 +1,136 @@
+"""The fuzzing engine inside a worker: the target session and run_fuzzer(), the entry point.
+
+A fuzzer script defines test_one_input(data) using session().ffi / .lib and ends with
+`run_fuzzer(test_one_input)`. Run on its own it takes any libFuzzer flag; the target and
+variant come from --target/FFI_HARNESS_TARGET and FFI_HARNESS_VARIANT (see harness.config).
+Around each input run_fuzzer keeps the target-only leak checks (harness.engine.leakwatch),
+the recovered reports and contract violations (harness.engine.recovery), and the campaign's
+stop request (harness.engine.protocol).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import signal
+import sys
+from collections.abc import Callable
+from functools import cached_property
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from harness.config import setting
+from harness.engine import hooks
+from harness.engine.leakwatch import LeakWatch, TestOneInput
+from harness.engine.protocol import STOP_NOTE, STOP_SIGNAL, final_executions
+from harness.engine.recovery import ContractViolation, RecoveredReports, ViolationLog
+from harness.runtime.sanitizers import SanitizerOptions, ensure_runtime
+from harness.target.loader import Loaded, load, load_binding
+from harness.target.spec import resolve_target
+
+STOP_TRACE_SECONDS = 3.0  # within the campaign's grace period: a leak being traced may finish
+
+
+class Session:
+    """The loaded target a fuzzer or an isolated function works with: ffi, lib and, on demand,
+    the target's Python binding."""
+
+    def __init__(self, loaded: Loaded) -> None:
+        self.loaded = loaded
+        self.ffi = loaded.ffi
+        self.lib = loaded.lib
+
+    @cached_property
+    def binding(self) -> ModuleType:
+        return load_binding(self.loaded)
+
+
+@functools.cache
+def session() -> Session:
+    """The target variant the settings name, built and loaded under the sanitizer runtime
+    (with CPython's own allocator for the fuzzers the spec lists under `pymalloc`, as a campaign
+    starts them)."""
+    target = resolve_target(setting("target"))
+    name = Path(sys.argv[0]).stem.removeprefix("fuzz_")
+    ensure_runtime(SanitizerOptions(python_malloc=name not in target.pymalloc))
+    return Session(load(target, setting("variant")))
+
+
+def _flag(argv: list[str], name: str) -> str | None:
+    prefix = f"-{name}="
+    return next((a[len(prefix):] for a in argv if a.startswith(prefix)), None)
+
+
+def run_fuzzer(test_one_input: TestOneInput, argv: list[str] | None = None) -> None:
+    """Run test_one_input under atheris/libFuzzer (argv: its command line, default sys.argv)
+    with ffi-harness's leak checks. Never returns normally under -runs=N (libFuzzer _exits)."""
+    loaded = session()
+    import atheris
+
+    args = list(sys.argv if argv is None else argv)
+    if _flag(args, "detect_leaks") is None:
+        args.insert(1, "-detect_leaks=0")
+    replaying = any(Path(a).is_file() for a in args[1:] if not a.startswith("-"))
+    watch = LeakWatch(test_one_input, loaded.loaded.target.code, interval=setting("leak_interval"),
+                      artifact_prefix=_flag(args, "artifact_prefix") or "./", every_input=replaying,
+                      keep_going=not replaying and setting("keep_going"))
+    violations = ViolationLog(watch.artifact_prefix)
+    recovered = RecoveredReports(loaded.lib, watch.artifact_prefix)
+    stop_requested: list[int] = []
+
+    def run(data: bytes) -> None:
+        try:
+            test_one_input(data)
+        except ContractViolation as violation:
+            violations.record(violation, data)
+
+    def one_input(data: bytes) -> None:
+        if replaying:
+            test_one_input(data)  # a contract violation is fatal on replay
+        else:
+            run(data)
+        recovered.after(data)
+        watch.after(data)
+        if stop_requested:
+            _stop(watch)
+
+    per_input = _with_hooks(one_input, loaded.loaded, replaying)
+    atheris.Setup(args, per_input)
+    signal.signal(STOP_SIGNAL, lambda signum, frame: stop_requested.append(signum))
+    try:
+        atheris.Fuzz()
+    finally:
+        watch.finish_tracing(block=True)
+        if watch.interval > 0 and watch.recent:
+            watch.check()
+            watch.finish_tracing(block=True)
+
+
+def _stop(watch: LeakWatch) -> None:
+    """The campaign asked this worker to stop: the input is done; a last leak check, then exit."""
+    sys.stderr.write(STOP_NOTE + "\n")
+    watch.finish_tracing(block=True, timeout=STOP_TRACE_SECONDS)
+    if watch.interval > 0 and watch.recent:
+        watch.check()
+        watch.finish_tracing(block=True, timeout=STOP_TRACE_SECONDS)
+    sys.stderr.write(final_executions(watch.execs))
+    sys.stderr.flush()
+    sys.stdout.flush()
+    os._exit(0)
+
+
+def _with_hooks(one_input: Callable[[bytes], None], loaded: Loaded, replaying: bool) -> Callable[[bytes], Any]:
+    """one_input, wrapped by the benchmark and test hooks the settings ask for (none: as is)."""
+    if loaded.built.canaries and setting("canaries"):
+        canaries = hooks.CanaryLog(loaded)
+
+        def with_canaries(data: bytes, run: Callable[[bytes], None] = one_input) -> None:
+            run(data)
+            canaries.after()
+
+        one_input = with_canaries
+    inject = setting("inject")
+    if inject and not replaying:
+        one_input = hooks.injecting(one_input, inject)
+    return one_input

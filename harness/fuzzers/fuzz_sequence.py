@@ -1,0 +1,36 @@
+#!/usr/bin/env python3
+"""The generic sequence fuzzer: any target's API, driven from its header and ownership contract.
+
+Nothing here knows the library: harness.sequence decodes each input into calls that honour the
+[contract] of the target spec (FFI_HARNESS_TARGET, default the embedded libkv), so a sanitizer
+report is the library's bug, and the contract violations sanitizers cannot see are findings too.
+
+    FFI_HARNESS_TARGET=path/to/target.toml python fuzzers/fuzz_sequence.py corpus/sequence -runs=1000
+    FFI_HARNESS_TRACE=1 python fuzzers/fuzz_sequence.py crash-1234   # show the calls of one input
+"""
+
+from __future__ import annotations
+
+from harness.config import setting
+from harness.contract.spec import target_contract
+from harness.engine.coverage import BehaviourCoverage
+from harness.engine.session import run_fuzzer, session
+from harness.sequence.driver import FuzzedChoices, SequenceDriver
+
+S = session()
+# a prebuilt library gives libFuzzer no coverage: call results are the feedback instead
+FEEDBACK = BehaviourCoverage() if S.loaded.target.binary_only else None
+DRIVER = SequenceDriver(target_contract(S.loaded.target), S.ffi, S.lib, trace=setting("trace"),
+                        observe=FEEDBACK)
+
+
+def test_one_input(data: bytes) -> None:
+    DRIVER.run(FuzzedChoices(data))
+
+
+if __name__ == "__main__":
+    import sys
+
+    # a call sequence needs few bytes per step; longer inputs only make each execution slower
+    argv = sys.argv if any(a.startswith("-max_len=") for a in sys.argv) else [*sys.argv, "-max_len=512"]
+    run_fuzzer(test_one_input, argv)

@@ -1,0 +1,2 @@
+"""The sanitizer runtime: ASan/UBSan/LSan options and LD_PRELOAD, target-only leak checks, the
+native support library."""

@@ -1,0 +1,39 @@
+"""The harness's own small native library (harness/data/ffih_support.c), built once and cached."""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import hashlib
+import os
+import subprocess
+import tempfile
+
+from harness.config import cache_root, uninstrumented_environment
+from harness.errors import BuildError
+from harness.target.toolchain import find_toolchain
+
+SOURCE = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data", "ffih_support.c")
+
+
+@functools.cache
+def support_library() -> ctypes.CDLL:
+    """Compile (first time only) and load the support library."""
+    with open(SOURCE, "rb") as handle:
+        source = handle.read()
+    toolchain = find_toolchain()
+    key = hashlib.sha256(source + toolchain.version.encode()).hexdigest()[:16]
+    path = cache_root() / f"ffih_support-{key}.so"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(suffix=".so", dir=path.parent)
+        os.close(fd)
+        out = subprocess.run([str(toolchain.clang), "-shared", "-fPIC", "-O1", SOURCE, "-o", tmp],
+                             capture_output=True, text=True, env=uninstrumented_environment(), check=False)
+        if out.returncode != 0:
+            os.unlink(tmp)
+            raise BuildError(f"compiling {SOURCE} failed: {out.stderr.strip()[:300]}")
+        os.replace(tmp, path)
+    library = ctypes.CDLL(str(path))
+    library.ffih_leak_check.restype = ctypes.c_int
+    return library

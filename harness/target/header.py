@@ -1,0 +1,139 @@
+"""Function signatures of a C header, with parameter names (cffi keeps only the types).
+
+The header is preprocessed as for cffi (harness.cdef) and parsed with pycparser, cffi's own
+parser; each parameter keeps its name and its type as C text that ffi.typeof() accepts.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+from cffi import model
+from pycparser import c_ast, c_generator, c_parser
+from pycparser.c_parser import ParseError
+
+from harness.errors import TargetError
+from harness.target.cdef import preprocess_header
+
+# cffi knows these types natively; pycparser needs them declared to parse the header.
+_BUILTIN_NAMES = sorted(name for name in model.PrimitiveType.ALL_PRIMITIVE_TYPES if " " not in name
+                        and name not in ("char", "short", "int", "long", "float", "double", "_Bool"))
+PREAMBLE = "".join(f"typedef int {name};\n" for name in _BUILTIN_NAMES) + "typedef int FILE;\n"
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter: its name (argN when the header gives none) and its C type text."""
+
+    name: str
+    ctype: str
+
+
+@dataclass(frozen=True)
+class Signature:
+    """A function declared by the header."""
+
+    name: str
+    params: tuple[Param, ...]
+    result: str
+    variadic: bool = False
+
+    def param(self, name: str) -> Param | None:
+        """The parameter called name, or None."""
+        return next((p for p in self.params if p.name == name), None)
+
+
+def _strip_names(node: c_ast.Node) -> c_ast.Node:
+    """node's type with every declarator name removed (in place on a copy made by the caller)."""
+    if isinstance(node, c_ast.TypeDecl):
+        node.declname = None
+    for _, child in node.children():
+        _strip_names(child)
+    return node
+
+
+def _type_text(node: c_ast.Node) -> str:
+    return c_generator.CGenerator().visit(_strip_names(copy.deepcopy(node))).strip()
+
+
+@dataclass(frozen=True)
+class HeaderApi:
+    """What a header declares: its functions, its function-pointer types and its enum types."""
+
+    functions: dict[str, Signature]
+    function_pointers: frozenset[str]
+    enums: frozenset[str]
+    callback_decls: dict[str, str]  # function-pointer type text -> its `RET NAME(ARGS)` shape
+
+    def callback_externs(self) -> dict[str, tuple[str, str]]:
+        """type text -> (extern "Python" name, declaration) for every function-pointer type."""
+        out = {}
+        for index, (ctype, shape) in enumerate(sorted(self.callback_decls.items())):
+            slug = "".join(c if c.isalnum() else "_" for c in ctype)[:40]
+            name = f"ffih_cb{index}_{slug}".rstrip("_")
+            out[ctype] = (name, shape.replace("(", f" {name}(", 1))
+        return out
+
+
+def _typedefs(ast: c_ast.FileAST) -> tuple[frozenset[str], frozenset[str], dict[str, str]]:
+    pointers, enums, shapes = set(), set(), {}
+    for node in ast.ext:
+        if isinstance(node, c_ast.Typedef):
+            inner = node.type
+            if isinstance(inner, c_ast.PtrDecl) and isinstance(inner.type, c_ast.FuncDecl):
+                pointers.add(node.name)
+                shapes[node.name] = _type_text(inner.type)
+            elif isinstance(inner, c_ast.TypeDecl) and isinstance(inner.type, c_ast.Enum):
+                enums.add(node.name)
+        elif isinstance(node, c_ast.Decl) and isinstance(node.type, c_ast.Enum) and node.type.name:
+            enums.add(f"enum {node.type.name}")
+    return frozenset(pointers), frozenset(enums), shapes
+
+
+def parse_signatures(text: str, origin: str = "header") -> HeaderApi:
+    """Every function declaration of preprocessed C text, by name, in header order."""
+    try:
+        ast = c_parser.CParser().parse(PREAMBLE + text, filename=origin)
+    except ParseError as exc:
+        raise TargetError(f"{origin}: cannot parse the declarations: {exc}") from exc
+    found: dict[str, Signature] = {}
+    inline_shapes: dict[str, str] = {}
+    for node in ast.ext:
+        if not isinstance(node, c_ast.Decl) or not isinstance(node.type, c_ast.FuncDecl):
+            continue
+        func = node.type
+        params: list[Param] = []
+        variadic = False
+        for index, arg in enumerate(func.args.params if func.args else ()):
+            if isinstance(arg, c_ast.EllipsisParam):
+                variadic = True
+                continue
+            text_type = _type_text(arg.type)
+            if text_type == "void":
+                continue
+            if isinstance(arg.type, c_ast.PtrDecl) and isinstance(arg.type.type, c_ast.FuncDecl):
+                inline_shapes[text_type] = _type_text(arg.type.type)  # void (*)(void *) written in place
+            params.append(Param(arg.name or f"arg{index}", text_type))
+        found[node.name] = Signature(node.name, tuple(params), _type_text(func.type), variadic)
+    pointers, enums, shapes = _typedefs(ast)
+    return HeaderApi(found, pointers | frozenset(inline_shapes), enums, {**shapes, **inline_shapes})
+
+
+def read_header(header: Path, include_dirs: tuple[Path, ...] = ()) -> tuple[str, HeaderApi]:
+    """The header preprocessed as for cffi, and what it declares; once per version of the file
+    in a process (the build and the contract both need it)."""
+    return _read_header(header, tuple(include_dirs), header.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=32)
+def _read_header(header: Path, include_dirs: tuple[Path, ...], mtime_ns: int) -> tuple[str, HeaderApi]:
+    text = preprocess_header(header, include_dirs)
+    return text, parse_signatures(text, str(header))
+
+
+def header_signatures(header: Path, include_dirs: tuple[Path, ...] = ()) -> HeaderApi:
+    """The functions declared by a header file (system headers stubbed as for cffi)."""
+    return read_header(header, include_dirs)[1]
