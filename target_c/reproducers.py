@@ -3,7 +3,7 @@
 Each is a call sequence that follows libkv's documented contract (every owned pointer
 freed once, user_data alive until destroy...), so under the bug's variant the sanitizer
 report is libkv's fault, and under the clean variant the same sequence is quiet.
-Each receives a harness.child.Session (ffi, lib, binding).
+Each receives a harness.Session (ffi, lib, binding).
 """
 
 from __future__ import annotations

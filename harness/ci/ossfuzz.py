@@ -60,7 +60,7 @@ def export_ossfuzz(target: Target, out: Path, variant: str = "clean") -> list[st
         shutil.copy2(target.library, prebuilt / target.library.name)
     spec_copy = _copy_target(target, prebuilt / "target")
     shutil.copy2(SUPPRESSIONS, prebuilt / SUPPRESSIONS.name)
-    manifest = {"target": target.name, "variant": variant, "flavor": built.flavor, "file": built.path.name,
+    manifest = {"target": target.name, "variant": variant, "file": built.path.name,
                 "module_name": built.module_name, "cache_key": built.cache_key, "canaries": built.canaries,
                 "source_root": str(target.root), "spec": str(spec_copy.relative_to(prebuilt))}
     write_atomic(prebuilt / MANIFEST, json.dumps(manifest, indent=2).encode()).chmod(0o644)

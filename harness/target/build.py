@@ -46,7 +46,6 @@ SANITIZE_FLAGS = ("-fsanitize=address,undefined", "-fno-sanitize=function,pointe
                   "-fsanitize-recover=address")
 COVERAGE_FLAGS = ("-fsanitize=fuzzer-no-link",)
 LINK_FLAGS = ("-shared", "-pthread")
-FLAVORS = ("sanitized", "plain")
 
 
 @dataclass(frozen=True)
@@ -57,16 +56,15 @@ class BuiltModule:
     module_name: str
     target: Target
     variant: str
-    flavor: str
     bugs: tuple[Bug, ...]
     canaries: bool
     cache_key: str
 
 
-def module_name(target: Target, variant: str, flavor: str = "sanitized") -> str:
+def module_name(target: Target, variant: str) -> str:
     """The extension's import name, e.g. _ffih_kv_planted (PyInit_ is compiled in)."""
     slug = "".join(c if c.isalnum() else "_" for c in f"{target.name}_{variant}")
-    return f"_ffih_{slug}" + ("" if flavor == "sanitized" else f"_{flavor}")
+    return f"_ffih_{slug}"
 
 
 def variant_defines(target: Target, variant: str) -> list[tuple[str, str]]:
@@ -93,10 +91,10 @@ def cdef_text(target: Target, variant: str) -> str:
     return text
 
 
-def _cache_key(target: Target, variant: str, flavor: str, cdef: str, defines: list) -> str:
+def _cache_key(target: Target, variant: str, cdef: str, defines: list) -> str:
     digest = hashlib.sha256()
     toolchain = find_toolchain()
-    facts = [BUILD_FORMAT, flavor, variant, defines, COMMON_FLAGS, SANITIZE_FLAGS, toolchain.version,
+    facts = [BUILD_FORMAT, variant, defines, COMMON_FLAGS, SANITIZE_FLAGS, toolchain.version,
              sys.version, cffi.__version__, cdef, target.name]
     digest.update(json.dumps(facts, default=str).encode())
     files = {target.header, *target.sources, *([target.library] if target.library else [])}
@@ -130,10 +128,9 @@ def _run(command: list[str], what: str) -> None:
         raise BuildError(f"{what} failed: {first.strip()}")
 
 
-def _compile_all(target: Target, wrapper: Path, out_dir: Path, defines: list, flavor: str) -> list[Path]:
+def _compile_all(target: Target, wrapper: Path, out_dir: Path, defines: list) -> list[Path]:
     clang = str(find_toolchain().clang)
-    sanitize = list(SANITIZE_FLAGS) if flavor == "sanitized" else []
-    coverage = list(COVERAGE_FLAGS) if flavor == "sanitized" else []
+    sanitize, coverage = list(SANITIZE_FLAGS), list(COVERAGE_FLAGS)
     includes = [f"-I{d}" for d in target.include_dirs] + [f"-I{target.header.parent}"]
     macro_flags = [f"-D{k}={v}" for k, v in defines]
     jobs = []
@@ -164,7 +161,7 @@ ENV_PREBUILT = OPTIONS["prebuilt"].variable
 MANIFEST = "manifest.json"
 
 
-def exported_module(target: Target, variant: str, flavor: str = "sanitized") -> BuiltModule | None:
+def exported_module(target: Target, variant: str) -> BuiltModule | None:
     """The module `ffi-harness export-ossfuzz` compiled, when $FFI_HARNESS_PREBUILT names its
     folder (no compiler is needed at run time); BuildError when it was built for something else."""
     folder = setting("prebuilt")
@@ -174,37 +171,35 @@ def exported_module(target: Target, variant: str, flavor: str = "sanitized") -> 
         manifest = json.loads((Path(folder) / MANIFEST).read_text())
     except (OSError, ValueError) as exc:
         raise BuildError(f"${ENV_PREBUILT}={folder}: no readable {MANIFEST} ({exc})") from exc
-    wanted = {"target": target.name, "variant": variant, "flavor": flavor}
+    wanted = {"target": target.name, "variant": variant}
     found = {key: manifest.get(key) for key in wanted}
     if found != wanted:
         raise BuildError(f"${ENV_PREBUILT}={folder} holds a module built for {found}, not {wanted}")
     built_from = Path(manifest["source_root"])
     return BuiltModule(path=Path(folder) / manifest["file"], module_name=manifest["module_name"],
-                       target=replace(target, built_from=built_from), variant=variant, flavor=flavor,
+                       target=replace(target, built_from=built_from), variant=variant,
                        bugs=target.variant_bugs(variant), canaries=bool(manifest.get("canaries")),
                        cache_key=manifest["cache_key"])
 
 
-def build(target: Target, variant: str = "clean", flavor: str = "sanitized") -> BuiltModule:
+def build(target: Target, variant: str = "clean") -> BuiltModule:
     """Build (or reuse from the cache) the extension for target+variant.
 
     Raises ToolchainError when clang-19 or atheris is missing, BuildError when the
     sources do not compile, TargetError when the header cannot be turned into a cdef.
     """
-    if flavor not in FLAVORS:
-        raise BuildError(f"unknown build flavor {flavor!r}; use one of {FLAVORS}")
     target.check_variant(variant)
-    exported = exported_module(target, variant, flavor)
+    exported = exported_module(target, variant)
     if exported is not None:
         return exported
     defines = variant_defines(target, variant)
     cdef = cdef_text(target, variant)
-    name = module_name(target, variant, flavor)
-    key = _cache_key(target, variant, flavor, cdef, defines)
+    name = module_name(target, variant)
+    key = _cache_key(target, variant, cdef, defines)
     final = cache_root() / f"{name}-{key[:16]}"
     so_name = name + sysconfig.get_config_var("EXT_SUFFIX")
     built = BuiltModule(
-        path=final / so_name, module_name=name, target=target, variant=variant, flavor=flavor,
+        path=final / so_name, module_name=name, target=target, variant=variant,
         bugs=target.variant_bugs(variant), canaries=variant != "clean" and bool(target.canary_function),
         cache_key=key,
     )
@@ -215,12 +210,12 @@ def build(target: Target, variant: str = "clean", flavor: str = "sanitized") -> 
     try:
         wrapper = work / f"{name}.c"
         _emit_wrapper(name, target, cdef, wrapper, built.canaries)
-        objects = _compile_all(target, wrapper, work, defines, flavor)
+        objects = _compile_all(target, wrapper, work, defines)
         clang = str(find_toolchain().clang)
-        sanitize = list(SANITIZE_FLAGS[:1]) if flavor == "sanitized" else []
+        sanitize = list(SANITIZE_FLAGS[:1])
         _run([clang, *LINK_FLAGS, *sanitize, *map(str, objects), *_prebuilt(target), "-o", str(work / so_name)],
              "linking")
-        meta = {"target": target.name, "variant": variant, "flavor": flavor, "defines": defines,
+        meta = {"target": target.name, "variant": variant, "defines": defines,
                 "built_at": time.time(), "cache_key": key}
         (work / "build.json").write_text(json.dumps(meta, indent=2))
         try:

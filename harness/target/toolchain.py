@@ -18,12 +18,11 @@ INSTALL_HINT = "install it with: apt-get install clang-19 libclang-rt-19-dev llv
 
 @dataclass(frozen=True)
 class Toolchain:
-    """Paths of the compiler, symbolizer and atheris sanitizer runtimes."""
+    """Paths of the compiler, the symbolizer and atheris's ASan runtime."""
 
     clang: Path
     symbolizer: Path | None
     asan_runtime: Path
-    ubsan_runtime: Path
     version: str
 
 
@@ -65,9 +64,8 @@ def find_toolchain() -> Toolchain:
     clang = _find_clang()
     runtimes = atheris_dir()
     asan = runtimes / "asan_with_fuzzer.so"
-    ubsan = runtimes / "ubsan_with_fuzzer.so"
     if not asan.exists():
         raise ToolchainError(f"atheris's ASan runtime {asan} is missing; reinstall atheris==3.0.0")
     out = subprocess.run([str(clang), "--version"], capture_output=True, text=True, check=False)
     version = out.stdout.splitlines()[0] if out.stdout else str(clang)
-    return Toolchain(clang, _find_symbolizer(), asan, ubsan, version)
+    return Toolchain(clang, _find_symbolizer(), asan, version)

@@ -37,10 +37,23 @@ class SanitizerFinding(AssertionError):
     """A sanitizer (or leak) report from code run in a forked child."""
 
     def __init__(self, finding: Finding, report: str) -> None:
-        excerpt = "\n".join(report.strip().splitlines()[:40])
-        super().__init__(f"{finding.title} [{finding.stack_hash}]\n{excerpt}")
+        super().__init__(describe(finding, report))
         self.finding = finding
         self.report = report
+
+
+SHOWN_FRAMES = 8
+REPORT_LINES = 40
+
+
+def describe(finding: Finding, report: str) -> str:
+    """A failure message a reader can act on: the finding, then its frames in target code
+    (symbolized: function and file:line; the other frames when none is the target's), then the
+    start of the sanitizer's own report."""
+    frames = [f for f in finding.frames if f.in_target] or [f for f in finding.frames if not f.ignored]
+    shown = [f"    #{f.index} {f.describe()}" for f in frames[:SHOWN_FRAMES]]
+    excerpt = "\n".join(report.strip().splitlines()[:REPORT_LINES])
+    return "\n".join([f"{finding.title} [{finding.stack_hash}]", *shown, "", excerpt])
 
 
 @dataclass(frozen=True)

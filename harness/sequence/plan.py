@@ -1,0 +1,90 @@
+"""Planning: how the sequence driver fills each parameter of each function (an Arg's role),
+decided once per contract from its entries and the header's types."""
+
+from __future__ import annotations
+
+from harness.contract.spec import Contract, FunctionContract, Lifetime, is_integer, pointee
+from harness.sequence.state import Arg
+
+CHAR_TYPES = ("char", "signed char", "unsigned char")
+
+
+class Unsupported(Exception):
+    """A function the driver cannot call from its contract (the message says which parameter)."""
+
+
+def plan_all(contract: Contract) -> tuple[dict[str, list[Arg]], dict[str, str]]:
+    """(function -> its plan, for every function the driver calls; function -> why it is skipped).
+    Release functions of owned results are never called on their own."""
+    releasers = {f.returns.free for f in contract.functions.values()}
+    releasers |= {lt.free for f in contract.functions.values() for _, lt in f.outputs}
+    releasers -= {h.free for h in contract.handles.values()}
+    plans: dict[str, list[Arg]] = {}
+    skipped: dict[str, str] = {}
+    for fc in contract.functions.values():
+        if fc.name in releasers:
+            continue
+        try:
+            plans[fc.name] = plan_function(contract, fc)
+        except Unsupported as why:
+            skipped[fc.name] = str(why)
+    return plans, skipped
+
+
+def plan_function(contract: Contract, fc: FunctionContract) -> list[Arg]:
+    """How each parameter of fc is filled, from its contract entry and the header's types."""
+    roles: dict[str, Arg] = {}
+    sig = fc.signature
+    for ptr, length in fc.buffers:
+        roles[ptr] = Arg(ptr, sig.param(ptr).ctype, "buffer", length)
+        roles[length] = Arg(length, sig.param(length).ctype, "length_of", ptr)
+    for ptr, cap in fc.out_buffers:
+        roles[ptr] = Arg(ptr, sig.param(ptr).ctype, "out_buffer", cap)
+        roles[cap] = Arg(cap, sig.param(cap).ctype, "capacity_of", ptr)
+    reg = fc.registration
+    if reg is not None:
+        roles[reg.callback] = Arg(reg.callback, sig.param(reg.callback).ctype, "callback")
+        if reg.user_data:
+            roles[reg.user_data] = Arg(reg.user_data, "void *", "user_data")
+        if reg.release:
+            roles[reg.release] = Arg(reg.release, sig.param(reg.release).ctype, "release")
+    for other in contract.functions.values():
+        if other.registration is None:
+            continue
+        for function, param in other.registration.ends:
+            if function == fc.name:
+                roles[param] = Arg(param, sig.param(param).ctype, "registration_id", other.name)
+    outputs = dict(fc.outputs)
+    if fc.returns.length:
+        roles.setdefault(fc.returns.length, Arg(fc.returns.length, sig.param(fc.returns.length).ctype, "cell"))
+    plan = []
+    for param in sig.params:
+        if param.name in roles:
+            plan.append(roles[param.name])
+            continue
+        plan.append(_default_arg(contract, fc, param.name, param.ctype, outputs.get(param.name)))
+    return plan
+
+def _default_arg(contract: Contract, fc: FunctionContract, name: str, ctype: str, output: Lifetime | None) -> Arg:
+    """A parameter the contract says nothing about: what its header type allows."""
+    base = pointee(ctype)
+    if ctype in contract.function_pointers:
+        return Arg(name, ctype, "callback_sync")
+    if (handle := contract.handle_of(ctype)) is not None:
+        return Arg(name, ctype, "handle", handle.name)
+    if name in fc.takes:
+        return Arg(name, ctype, "takes")
+    if ctype.count("*") >= 2:
+        return Arg(name, ctype, "out_pointer", lifetime=output)
+    if base is not None and ctype.count("*") == 1:
+        if base in CHAR_TYPES:
+            return Arg(name, ctype, "cstring")
+        if is_integer(base, contract.enums) and not ctype.startswith("const"):
+            return Arg(name, ctype, "cell")
+        raise Unsupported(f"parameter {name} ({ctype}) needs a contract entry (buffers, out_buffers, "
+                           "user_data, outputs)")
+    if is_integer(ctype, contract.enums):
+        return Arg(name, ctype, "int")
+    if ctype in ("float", "double"):
+        return Arg(name, ctype, "float")
+    raise Unsupported(f"parameter {name} ({ctype}) has no generator")

@@ -1,0 +1,92 @@
+"""What the sequence driver does with a call's results: owned results read and freed, borrowed
+ones remembered and checked for changes while the contract says they are valid, new handles
+and registrations kept."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from typing import Any
+
+from harness.contract.spec import FunctionContract, Lifetime
+from harness.sequence.plan import CHAR_TYPES
+from harness.sequence.state import Arg, Borrow, Handle, LiveRegistration
+from harness.sequence.values import POOL
+
+MAX_BORROWS = 8
+
+
+class ResultMixin:
+    """SequenceDriver's result handling (uses its contract, ffi, lib, state, _remember)."""
+
+    def _check_borrows(self, fc: FunctionContract, handles: list[Handle], destroyed: Handle | None) -> None:
+        kept = []
+        for borrow in self.state.borrows:
+            owner_touched = borrow.owner is None or borrow.owner in handles
+            if borrow.owner is destroyed and destroyed is not None:
+                continue
+            if "*" in borrow.until or (owner_touched and fc.name in borrow.until):
+                continue
+            # inside a callback the outer call is still running and may end the borrow
+            if not self.state.depth and borrow.read() != borrow.snapshot:
+                self.state.flag("borrowed-changed", f"the result of {borrow.function} changed during "
+                                f"{fc.name} although the contract says it is still valid", borrow.function)
+                continue
+            kept.append(borrow)
+        self.state.borrows = kept
+
+    def _take_result(self, fc: FunctionContract, plan: list[Arg], values: dict[str, Any], result: Any,
+                     handles: list[Handle]) -> None:
+        ffi, state = self.ffi, self.state
+        if isinstance(result, int) and len(state.ints) < POOL:
+            state.ints.append(result)
+        reg = fc.registration
+        if reg is not None and (result > 0 if isinstance(result, int) else result != ffi.NULL):
+            token = values.get(reg.user_data) if reg.user_data else None
+            has_release = bool(reg.release) and values.get(reg.release, ffi.NULL) != ffi.NULL
+            registration = LiveRegistration(int(result) if isinstance(result, int) else 0,
+                                        handles[0] if handles else None, fc.name, has_release, token)
+            key = int(ffi.cast("uintptr_t", token)) if token is not None else -len(state.registrations) - 1
+            state.registrations[key] = registration
+        by_name = {a.name: values[a.name] for a in plan}
+        if isinstance(result, ffi.CData) and ffi.typeof(result).kind == "pointer":
+            self._take_pointer(fc, fc.returns, result, by_name, handles)
+        for name, lifetime in fc.outputs:
+            cell = by_name[name]
+            self._take_pointer(fc, lifetime, cell[0], by_name, handles)
+
+    def _take_pointer(self, fc: FunctionContract, lifetime: Lifetime, pointer: Any, values: dict[str, Any],
+                      handles: list[Handle]) -> None:
+        ffi = self.ffi
+        if pointer == ffi.NULL:
+            return
+        handle_type = self.contract.handle_of(ffi.typeof(pointer).cname)
+        if handle_type is not None and fc.name in handle_type.new:
+            self.state.handles.append(Handle(handle_type.name, pointer, fc.name))
+            return
+        read = self._reader(pointer, values.get(lifetime.length) if lifetime.length else None)
+        if lifetime.kind == "owned":
+            self._remember(read())
+            free = getattr(self.lib, lifetime.free)
+            free(ffi.cast(ffi.typeof(free).args[0], pointer))
+        elif lifetime.kind in ("borrowed", "static"):
+            snapshot = read()
+            self._remember(snapshot)
+            if lifetime.kind == "borrowed":
+                owner_param = values.get(lifetime.owner) if lifetime.owner else None
+                owner = owner_param if isinstance(owner_param, Handle) else (handles[0] if handles else None)
+                self.state.borrows = [*self.state.borrows[-(MAX_BORROWS - 1):],
+                                      Borrow(fc.name, owner, lifetime.until, pointer, read, snapshot)]
+
+    def _reader(self, pointer: Any, length_cell: Any) -> Callable[[], bytes]:
+        ffi = self.ffi
+        item = ffi.typeof(pointer).item
+        if length_cell is not None:
+            return lambda: ffi.buffer(pointer, int(length_cell[0]))[:]
+        if item.cname in CHAR_TYPES:
+            return lambda: ffi.string(ffi.cast("char *", pointer))
+        with contextlib.suppress(ffi.error):
+            size = ffi.sizeof(item)
+            return lambda: ffi.buffer(pointer, size)[:]
+        return lambda: b""
+

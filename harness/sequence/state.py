@@ -1,0 +1,105 @@
+"""What the sequence driver keeps during one input: the decisions' source, live handles,
+callback registrations and borrowed results, and how each parameter is filled."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from harness.contract.spec import Lifetime
+from harness.engine.data_provider import DataProvider
+from harness.engine.recovery import ContractViolation
+
+
+class Choices(Protocol):
+    """Where a sequence's decisions come from."""
+
+    def int(self, low: int, high: int) -> int: ...
+    def bytes(self, max_len: int) -> bytes: ...
+    def remaining(self) -> int: ...
+
+
+class FuzzedChoices:
+    """Decisions from libFuzzer's input, decoded as atheris's FuzzedDataProvider does."""
+
+    def __init__(self, data: bytes) -> None:
+        self.fdp = DataProvider(data)
+
+    def int(self, low: int, high: int) -> int:
+        return self.fdp.ConsumeIntInRange(low, high) if high > low else low
+
+    def bytes(self, max_len: int) -> bytes:
+        return self.fdp.ConsumeBytes(self.fdp.ConsumeIntInRange(0, max_len))
+
+    def remaining(self) -> int:
+        return self.fdp.remaining_bytes()
+
+
+@dataclass(eq=False)
+class Handle:
+    """A live handle the driver made (and will destroy once)."""
+
+    type: str
+    pointer: Any
+    made_by: str
+
+
+@dataclass(eq=False)
+class LiveRegistration:
+    """A callback registration made during this input (contract.Registration says how to make one)."""
+
+    id: int
+    owner: Handle | None
+    function: str
+    has_release: bool
+    token: Any
+    ended: bool = False
+    released: int = 0
+
+
+@dataclass(eq=False)
+class Borrow:
+    """A borrowed result, with the bytes it held, valid until one of `until` is called."""
+
+    function: str
+    owner: Handle | None
+    until: tuple[str, ...]
+    pointer: Any
+    read: Callable[[], bytes]
+    snapshot: bytes
+
+
+@dataclass
+class RunState:
+    """Everything live during one input."""
+
+    handles: list[Handle] = field(default_factory=list)
+    registrations: dict[int, LiveRegistration] = field(default_factory=dict)  # by user_data address
+    borrows: list[Borrow] = field(default_factory=list)
+    strings: list[bytes] = field(default_factory=list)
+    ints: list[int] = field(default_factory=list)
+    keep: list[Any] = field(default_factory=list)
+    calling: str = ""
+    previous: str = ""  # the function called last (for observe)
+    depth: int = 0  # > 0 while a callback makes a reentrant call
+    deferred: list[LiveRegistration] = field(default_factory=list)  # ended inside a callback, release may wait
+    choices: Choices | None = None  # the input being run, for calls made from callbacks
+    ending: set[int] = field(default_factory=set)  # registrations the current call may release
+    violation: ContractViolation | None = None
+
+    def flag(self, kind: str, detail: str, function: str | None = None) -> None:
+        if self.violation is None:
+            self.violation = ContractViolation(kind, detail, function or self.calling)
+
+
+@dataclass(frozen=True)
+class Arg:
+    """How one parameter is filled: role plus what the role needs."""
+
+    name: str
+    ctype: str
+    role: str
+    other: str | None = None
+    lifetime: Lifetime | None = None
+

@@ -1,0 +1,46 @@
+"""How the sequence driver shows what it does: each call as C (FFI_HARNESS_TRACE), and a call's
+outcome class (behaviour feedback for a library without coverage)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from harness.contract.spec import FunctionContract
+from harness.sequence.state import Arg, Handle
+
+
+def c_literal(data: bytes, limit: int = 48) -> str:
+    """bytes as a C string literal, cut at limit."""
+    body = "".join(chr(b) if 32 <= b < 127 and b not in (34, 92) else f"\\x{b:02x}" for b in data[:limit])
+    return f'"{body}"' + ("..." if len(data) > limit else "")
+
+
+def outcome(ffi: Any, result: Any) -> str:
+    """A call's result reduced to a class: NULL or not, zero/negative or the bit length."""
+    if isinstance(result, ffi.CData):
+        return "null" if result == ffi.NULL else "ptr"
+    if isinstance(result, bool) or not isinstance(result, int):
+        return type(result).__name__
+    if result < 0:
+        return str(result) if result >= -4 else "neg"
+    return f"b{result.bit_length()}"
+
+
+def print_call(ffi: Any, fc: FunctionContract, plan: list[Arg], values: dict[str, Any]) -> None:
+    """Write the call about to be made, as C, to stderr."""
+    shown = []
+    for arg in plan:
+        value = values[arg.name]
+        if isinstance(value, Handle):
+            shown.append(f"{value.type}#{id(value) % 10007}")
+        elif f"#show:{arg.name}" in values:
+            shown.append(values[f"#show:{arg.name}"])
+        elif arg.role in ("cell", "out_pointer"):
+            shown.append(f"&{arg.name}")
+        elif arg.role in ("callback", "callback_sync", "release", "user_data"):
+            shown.append(arg.role if value is not None and value != ffi.NULL else "NULL")
+        else:
+            shown.append(str(value))
+    sys.stderr.write(f"ffi-harness sequence: {fc.name}({', '.join(shown)})\n")
+    sys.stderr.flush()

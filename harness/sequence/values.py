@@ -1,0 +1,114 @@
+"""Argument values of the sequence driver: boundary data for strings and buffers (in exact-size
+heap blocks), integers near the edges, and values the input passed or got back before."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harness.contract.spec import FunctionContract
+from harness.engine.driving import exact_buffer
+from harness.sequence.state import Arg, Choices, Handle
+from harness.sequence.trace import c_literal
+
+MAX_BYTES = 96
+POOL = 16
+
+
+class ValueMixin:
+    """SequenceDriver's argument generation (uses its ffi, lib, state, _live, _callbacks)."""
+
+    def _value(self, fc: FunctionContract, arg: Arg, choices: Choices, values: dict[str, Any]) -> Any:
+        ffi, lib, state = self.ffi, self.lib, self.state
+        role = arg.role
+        if role == "handle":
+            live = self._live(arg.other)
+            if arg.name in fc.nullable and choices.int(0, 15) == 0:
+                return None
+            return live[choices.int(0, len(live) - 1)]
+        if role == "cstring":
+            if arg.name in fc.nullable and choices.int(0, 15) == 0:
+                return ffi.NULL
+            text = self._text(choices).replace(b"\0", b"")
+            values[f"#show:{arg.name}"] = c_literal(text)
+            return exact_buffer(ffi, lib, text + b"\0", arg.ctype)
+        if role == "takes":
+            if arg.name in fc.nullable and choices.int(0, 15) == 0:
+                return ffi.NULL
+            data = self._text(choices).replace(b"\0", b"") + b"\0"
+            values[f"#show:{arg.name}"] = f"strdup({c_literal(data[:-1])})"
+            pointer = ffi.cast(arg.ctype, lib.malloc(len(data)))
+            ffi.memmove(pointer, data, len(data))
+            return pointer
+        if role == "buffer":
+            data = self._text(choices)
+            values[f"#len:{arg.name}"] = len(data)
+            values[f"#show:{arg.name}"] = c_literal(data)
+            if arg.name in fc.nullable and not data and choices.int(0, 3) == 0:
+                return ffi.NULL
+            if arg.name in fc.takes:  # malloc'd, and from now on the library's to free
+                pointer = ffi.cast(arg.ctype, lib.malloc(max(len(data), 1)))
+                ffi.memmove(pointer, data, len(data))
+                return pointer
+            return exact_buffer(ffi, lib, data, arg.ctype)
+        if role == "length_of":
+            return values[f"#len:{arg.other}"]
+        if role == "out_buffer":
+            cap = (0, 1, 2, 8, choices.int(0, 64), choices.int(0, 256))[choices.int(0, 5)]
+            values[f"#cap:{arg.name}"] = cap
+            return exact_buffer(ffi, lib, b"\xa5" * cap, arg.ctype)
+        if role == "capacity_of":
+            return values[f"#cap:{arg.other}"]
+        if role in ("cell", "out_pointer"):
+            return ffi.new(arg.ctype.replace("const ", "", 1) if arg.ctype.startswith("const ") else arg.ctype)
+        if role == "int":
+            return self._int(arg.ctype, choices)
+        if role == "float":
+            return (0.0, 1.0, -1.0, 1e308, float("nan"))[choices.int(0, 4)]
+        if role in ("callback", "callback_sync", "release"):
+            if role == "release" and arg.name in fc.nullable and choices.int(0, 7) == 0:
+                return ffi.NULL
+            return self._callbacks.get(arg.ctype, ffi.NULL)
+        if role == "user_data":
+            token = ffi.new("char[1]")
+            state.keep.append(token)
+            return token
+        if role == "registration_id":
+            owners = {id(v) for v in values.values() if isinstance(v, Handle)}
+            live = [r for r in state.registrations.values()
+                    if not r.ended and r.function == arg.other and (r.owner is None or id(r.owner) in owners)]
+            if live and choices.int(0, 7) != 0:
+                return live[choices.int(0, len(live) - 1)].id
+            return self._int(arg.ctype, choices)
+        raise AssertionError(f"unknown role {role}")
+
+    def _text(self, choices: Choices) -> bytes:
+        """Fresh bytes, or (often) bytes this input passed or got back before, so keys meet again."""
+        pool = self.state.strings
+        if pool and choices.int(0, 2) == 0:
+            return pool[choices.int(0, len(pool) - 1)]
+        data = choices.bytes(MAX_BYTES)
+        self._remember(data)
+        return data
+
+    def _remember(self, data: bytes) -> None:
+        """Keep bytes that crossed the boundary (either way) for later arguments."""
+        pool = self.state.strings
+        if len(data) <= MAX_BYTES and data not in pool:
+            if len(pool) >= POOL:
+                pool.pop(0)
+            pool.append(data)
+
+    def _int(self, ctype: str, choices: Choices) -> int:
+        ffi = self.ffi
+        size = ffi.sizeof(ctype)
+        signed = int(ffi.cast(ctype, -1)) < 0
+        low, high = (-(1 << (8 * size - 1)), (1 << (8 * size - 1)) - 1) if signed else (0, (1 << (8 * size)) - 1)
+        pick = choices.int(0, 7)
+        if pick == 0 and self.state.ints:
+            value = self.state.ints[choices.int(0, len(self.state.ints) - 1)]
+        elif pick <= 2:
+            value = choices.int(0, 16)
+        else:
+            value = (0, 1, -1, high, low, choices.int(low, high))[pick - 2]
+        return min(max(value, low), high)
+
