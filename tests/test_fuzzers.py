@@ -18,6 +18,8 @@ from harness.runtime.sanitizers import child_environment
 from harness.target.spec import resolve_target
 from harness.triage import parse_report
 
+from commands import assert_replay_command_reproduces
+
 TARGET = resolve_target(None)
 BUGS = TARGET.bugs
 INPUTS = Path(__file__).parent / "fixtures" / "inputs"
@@ -99,3 +101,4 @@ def test_fuzz_json_follows_the_design_contract(tmp_path):
     assert stored.parent == tmp_path / "crashes" and (stored / "metadata.json").exists()
     stats = summary["fuzzers"]["records"]
     assert {"execs", "exec_per_s", "coverage", "corpus_size"} <= set(stats) and stats["execs"] > 0
+    assert_replay_command_reproduces(finding["replay"], tmp_path)

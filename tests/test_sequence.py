@@ -24,6 +24,7 @@ from harness.target.loader import load
 from harness.target.spec import resolve_target
 from harness.testing.forked import SanitizerFinding
 
+from commands import assert_replay_command_reproduces
 from machines import BASE, counting
 
 CFG_DIR = Path(__file__).parent / "targets" / "cfgdoc"
@@ -53,6 +54,7 @@ def test_cli_fuzz_json_follows_the_contract_on_a_new_target(tmp_path):
     assert summary["fuzzers"]["sequence"]["execs"] > 0
     stored = [p for p in (tmp_path / "crashes").iterdir() if p.is_dir()]
     assert len(stored) == 1 and (stored[0] / "input").is_file()
+    assert_replay_command_reproduces(finding["replay"], tmp_path)
 
 
 def test_header_signatures_keep_parameter_names():
