@@ -2,11 +2,11 @@
 """The generic sequence fuzzer: any target's API, driven from its header and ownership contract.
 
 Nothing here knows the library: harness.sequence decodes each input into calls that honour the
-[contract] of the target spec (FFI_HARNESS_TARGET, default the embedded libkv), so a sanitizer
+[contract] of the target spec (FFI_HARNESS_TARGET, else the project's target), so a sanitizer
 report is the library's bug, and the contract violations sanitizers cannot see are findings too.
 
-    FFI_HARNESS_TARGET=path/to/target.toml python fuzzers/fuzz_sequence.py corpus/sequence -runs=1000
-    FFI_HARNESS_TRACE=1 python fuzzers/fuzz_sequence.py crash-1234   # show the calls of one input
+    FFI_HARNESS_TARGET=path/to/target.toml python -m harness.fuzzers.fuzz_sequence corpus/sequence -runs=1000
+    FFI_HARNESS_TRACE=1 python -m harness.fuzzers.fuzz_sequence crash-1234   # show the calls of one input
 """
 
 from __future__ import annotations
