@@ -46,3 +46,12 @@ def test_isolated_example_is_quiet_on_the_clean_build(target, kv):
         reproduce(session)
 
     example()  # no exception: the same calls are fine on the clean build
+
+
+def test_the_plugin_loads_a_profile_fit_for_forked_examples():
+    """A forked example with its leak scan takes 50-500 ms: no deadline, and no explain phase
+    (it re-runs each failure to blame lines, which here are the harness's)."""
+    from hypothesis import Phase, settings
+
+    assert settings.default.deadline is None
+    assert Phase.explain not in settings.default.phases and Phase.shrink in settings.default.phases
