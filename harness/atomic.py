@@ -1,10 +1,24 @@
-"""Atomic file writes: a reader sees the old file or the whole new one, never a half-written one."""
+"""Atomic file writes and the processes the harness starts: a reader sees the old file or the
+whole new one, never a half-written one; a child never outlives the harness process."""
 
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
 import tempfile
 from pathlib import Path
+
+PR_SET_PDEATHSIG = 1
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+UMASK = _umask()  # read once: os.umask is process-wide, changing it from threads would race
 
 
 def write_atomic(path: Path, data: bytes) -> Path:
@@ -12,6 +26,7 @@ def write_atomic(path: Path, data: bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~UMASK)  # as open() would create it: a teammate or CI upload can read it
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
@@ -21,3 +36,15 @@ def write_atomic(path: Path, data: bytes) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def readable_folder(path: Path) -> Path:
+    """Give a folder made by tempfile.mkdtemp (mode 0700) the permissions mkdir would have."""
+    os.chmod(path, 0o777 & ~UMASK)
+    return path
+
+
+def die_with_parent() -> None:
+    """subprocess preexec_fn: the child gets SIGKILL when the process that started it dies (a
+    killed campaign leaves no orphaned workers)."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)

@@ -30,5 +30,9 @@ class BuildError(HarnessError, RuntimeError):
     """Compiling or linking the sanitized target failed."""
 
 
+class SetupError(HarnessError, RuntimeError):
+    """Something the run needs could not start (a fuzzer whose process died before its first input)."""
+
+
 class InputError(HarnessError, ValueError):
     """An input file (crash, corpus entry) that cannot be read or belongs elsewhere."""

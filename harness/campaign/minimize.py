@@ -12,6 +12,7 @@ import threading
 import time
 from pathlib import Path
 
+from harness.atomic import die_with_parent
 from harness.campaign.registry import FuzzerSpec
 from harness.config import worker_environment
 from harness.runtime.sanitizers import SanitizerOptions, child_environment
@@ -41,7 +42,7 @@ def minimize(spec: FuzzerSpec, data: bytes, target: Target, variant: str, stack_
                    f"-artifact_prefix={work}/",  # leaks met while minimizing: not in the caller's cwd
                    str(original)]
         process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                   start_new_session=True)
+                                   start_new_session=True, preexec_fn=die_with_parent)
         deadline = time.monotonic() + seconds
         while process.poll() is None:
             if (stop is not None and stop.wait(0.1)) or time.monotonic() > deadline:

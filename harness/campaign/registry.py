@@ -32,6 +32,11 @@ class FuzzerSpec:
     dictionary: Path | None
     python_malloc: bool = True  # Python's allocations under ASan (PYTHONMALLOC=malloc)
 
+    @property
+    def folder(self) -> str:
+        """Its folder in a run (a script given by path is named by that path: its file's stem)."""
+        return self.script.stem if "/" in self.name else self.name
+
 
 def generated_dictionary(target: Target) -> Path:
     """The header dictionary of a target, written once into the build cache."""

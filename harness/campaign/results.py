@@ -90,6 +90,7 @@ class CampaignResult:
     findings: dict[str, CampaignFinding] = field(default_factory=dict)
     seconds: float = 0.0
     stopped: str = ""
+    setup_error: str = ""  # a fuzzer that could not start: the campaign stopped at once
     merged: dict[str, int] = field(default_factory=dict)  # fuzzer -> inputs added to its seed corpus
 
     def to_dict(self) -> dict[str, object]:
@@ -98,5 +99,6 @@ class CampaignResult:
                 "seconds": round(self.seconds, 2), "out_dir": str(self.config.out_dir),
                 "findings": [f.to_dict() for f in ordered],
                 "fuzzers": {name: s.to_dict() for name, s in self.stats.items()},
-                "stopped": self.stopped, "checks_off": list(self.config.target.checks_off),
+                "stopped": self.stopped, "setup_error": self.setup_error,
+                "checks_off": list(self.config.target.checks_off),
                 "merged": self.merged}

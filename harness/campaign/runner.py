@@ -21,6 +21,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from harness.atomic import die_with_parent
 from harness.campaign.minimize import minimize
 from harness.campaign.registry import FuzzerSpec
 from harness.campaign.results import CampaignConfig, CampaignFinding, CampaignResult, FuzzerStats
@@ -34,6 +35,7 @@ from harness.engine.protocol import (
     STOP_KILLED_NOTE,
     STOP_SIGNAL,
 )
+from harness.errors import HarnessError
 from harness.runtime.sanitizers import SanitizerOptions, child_environment
 from harness.store.crashstore import CrashStore
 from harness.store.replay import ReplayCase, replay, replay_command
@@ -46,6 +48,9 @@ STOP_GRACE_SECONDS = 5.0
 # a worker still running this long after its -max_total_time (plus one input's timeout) hangs:
 # seen after a recovered double free, in a LeakSanitizer scan whose tracer had died
 OVERTIME_SECONDS = 30.0
+# libFuzzer's first line: a worker that exits without it never ran an input (an import error,
+# a spec the prebuilt library does not match): a setup error, not a finding, not a quiet run
+LIBFUZZER_STARTED = "INFO: Seed: "
 FAST_REPEAT_LIMIT = 3  # a fuzzer whose worker dies at once with the same bug this often stops
 
 
@@ -100,10 +105,10 @@ class Campaign:
         coverage go in, so it stays minimal; the next campaign starts from it. Inputs added."""
         spec.seeds.mkdir(parents=True, exist_ok=True)
         before = _count_files(spec.seeds)
-        artifacts = self.config.out_dir / spec.name / "artifacts"
+        artifacts = self.config.out_dir / spec.folder / "artifacts"
         command = [sys.executable, str(spec.script), "-merge=1", str(spec.seeds), str(self._work_corpus(spec)),
                    f"-artifact_prefix={artifacts}/", f"-timeout={self.config.input_timeout}"]
-        log_path = self.config.out_dir / spec.name / "merge.log"
+        log_path = self.config.out_dir / spec.folder / "merge.log"
         with open(log_path, "wb") as log:
             subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=self._environment(spec), check=False)
         return _count_files(spec.seeds) - before
@@ -133,7 +138,7 @@ class Campaign:
 
     # -- one fuzzer ------------------------------------------------------------------
     def _work_corpus(self, spec: FuzzerSpec) -> Path:
-        return self.config.out_dir / spec.name / "corpus"
+        return self.config.out_dir / spec.folder / "corpus"
 
     def _run_fuzzer(self, spec: FuzzerSpec, worker: int, seconds: float | None) -> None:
         stats = self.result.stats[spec.name]
@@ -169,7 +174,7 @@ class Campaign:
     def _command(self, spec: FuzzerSpec, worker: int, seed: int, seconds: float | None,
                  runs: int | None) -> list[str]:
         corpus = self._work_corpus(spec)
-        artifacts = self.config.out_dir / spec.name / "artifacts"
+        artifacts = self.config.out_dir / spec.folder / "artifacts"
         corpus.mkdir(parents=True, exist_ok=True)
         artifacts.mkdir(parents=True, exist_ok=True)
         command = [sys.executable, str(spec.script), str(corpus)]
@@ -204,11 +209,11 @@ class Campaign:
                     runs: int | None, fuzzer_started: float) -> tuple[int, str | None]:
         """One libFuzzer process; returns (executions, stack hash of its finding or None)."""
         env = self._environment(spec)
-        log_path = self.config.out_dir / spec.name / f"worker-{worker}-seed-{seed}.log"
+        log_path = self.config.out_dir / spec.folder / f"worker-{worker}-seed-{seed}.log"
         command = self._command(spec, worker, seed, seconds, runs)
         with open(log_path, "wb") as log:
             process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                       env=env, start_new_session=True)
+                                       env=env, start_new_session=True, preexec_fn=die_with_parent)
             with self.lock:
                 self.processes.add(process)
             hung = threading.Event()
@@ -233,6 +238,13 @@ class Campaign:
             with self.lock:
                 self.processes.discard(process)
         text = log_path.read_text(errors="replace")
+        if process.returncode and LIBFUZZER_STARTED not in text and not self.stop.is_set():
+            last = next((line for line in reversed(text.splitlines()) if line.strip()), "no output")
+            with self.lock:
+                self.result.setup_error = self.result.setup_error or \
+                    f"fuzzer {spec.name!r} could not start: {last.strip()} (its log: {log_path})"
+            self.request_stop("setup-error")
+            return 0, None
         final = FINAL_EXECS.search(text)
         execs = int(final["execs"]) if final else execs
         inputs = reported_inputs(text, self.target_code)
@@ -337,9 +349,14 @@ class Campaign:
         config = self.config
         if config.crash_dir is None or artifact is None or not artifact.exists():
             return None, False
-        crash, new = CrashStore(config.crash_dir).add(finding, artifact.read_bytes(), report,
-                                                      target=config.target.name, variant=config.variant,
-                                                      fuzzer=spec.name, spec=config.target.spec_path)
+        try:
+            crash, new = CrashStore(config.crash_dir).add(finding, artifact.read_bytes(), report,
+                                                          target=config.target.name, variant=config.variant,
+                                                          fuzzer=spec.name, spec=config.target.spec_path)
+        except (HarnessError, OSError) as why:  # a damaged store entry must not end the campaign
+            self.on_event("warning", {"message": f"{finding.title} not stored ({why}); its input stays at "
+                                                 f"{artifact}"})
+            return None, False
         return crash.folder, new
 
     def minimize_stored(self, seconds: float) -> int:

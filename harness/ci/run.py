@@ -10,6 +10,7 @@ writes to the crash store: storing and minimizing new bugs is for `ffi-harness f
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from harness.atomic import write_atomic
 from harness.campaign.registry import resolve_fuzzers
 from harness.campaign.runner import Campaign, CampaignConfig, CampaignFinding
 from harness.ci.reports import junit_suites, sarif
-from harness.errors import EXIT_FINDINGS, EXIT_OK
+from harness.errors import EXIT_FINDINGS, EXIT_OK, SetupError
 from harness.store.crashstore import CrashStore
 from harness.store.replay import ReplayResult, collect_cases, replay
 from harness.target.build import build
@@ -50,6 +51,7 @@ class CiResult:
     known: frozenset[str] = frozenset()
     pytest_status: int | None = None
     execs: dict[str, int] = field(default_factory=dict)
+    stopped: str = ""  # why fuzzing ended early (SIGTERM), or "" when it ran its budget
 
     @property
     def results(self) -> list[ReplayResult]:
@@ -69,7 +71,7 @@ class CiResult:
         return {"new": [r.to_dict() for r in self.new],
                 "known": sorted({r.stack_hash for r in self.results if r.stack_hash in self.known}),
                 "replayed": len(self.replayed), "pytest_status": self.pytest_status, "execs": self.execs,
-                "exit_code": self.exit_code()}
+                "stopped": self.stopped, "exit_code": self.exit_code()}
 
 
 def as_result(found: CampaignFinding) -> ReplayResult:
@@ -93,7 +95,15 @@ def run_ci(config: CiConfig) -> CiResult:
     fuzzers = tuple(resolve_fuzzers(["all"], target))
     campaign = CampaignConfig(fuzzers, target, config.variant, config.out_dir, seconds=None, runs=config.runs,
                               jobs=config.jobs, seed=config.seed, crash_dir=None)
-    outcome = Campaign(campaign).run()
+    running = Campaign(campaign)
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: running.request_stop("SIGTERM"))
+    try:
+        outcome = running.run()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if outcome.setup_error:
+        raise SetupError(outcome.setup_error)
+    result.stopped = outcome.stopped
     result.fuzzing = [as_result(f) for f in outcome.findings.values()]
     result.execs = {name: stats.execs for name, stats in outcome.stats.items()}
     if config.crash_dir.is_dir():

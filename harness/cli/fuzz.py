@@ -15,7 +15,7 @@ from harness.campaign.registry import resolve_fuzzers
 from harness.campaign.report import write_report
 from harness.campaign.runner import Campaign, CampaignConfig
 from harness.config import setting
-from harness.errors import EXIT_FINDINGS, EXIT_OK, UsageError
+from harness.errors import EXIT_FINDINGS, EXIT_OK, SetupError, UsageError
 from harness.target.build import build
 from harness.target.spec import resolve_target
 
@@ -32,8 +32,8 @@ def run(args: argparse.Namespace) -> int:
     out_dir = Path(args.out) if args.out else target.runs_dir / time.strftime("%Y%m%d-%H%M%S")
     _check_writable(out_dir, "--out")
     crash_dir = None if args.no_store else Path(args.crash_dir) if args.crash_dir else target.crash_dir
-    if crash_dir is not None:
-        _check_writable(crash_dir, "--crash-dir")
+    if crash_dir is not None and crash_dir.exists() and not crash_dir.is_dir():
+        raise UsageError(f"--crash-dir {crash_dir}: a file, not a crash store folder")
     build(target, variant)  # fail early, once, with one message
     seconds = None if args.runs and args.time is None else (args.time or DEFAULT_SECONDS)
     config = CampaignConfig(tuple(fuzzers), target, variant, out_dir, seconds=seconds, runs=args.runs,
@@ -46,6 +46,8 @@ def run(args: argparse.Namespace) -> int:
         if kind == "finding" and not live:
             print(f"[{data['seconds']:7.1f}s] {data['fuzzer']}: {data['title']} ({data['stack_hash']})"
                   + (f"\n           replay: {data['replay']}" if data.get("replay") else ""), file=stream, flush=True)
+        elif kind == "warning":
+            print(f"ffi-harness: warning: {data['message']}", file=sys.stderr, flush=True)
         elif kind == "stalled":
             print(f"{data['fuzzer']}: stopped, every new worker dies at once on {data['stack_hash']}",
                   file=sys.stderr, flush=True)
@@ -59,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
         campaign.minimize_stored(args.minimize_time)
     summary = result.to_dict()
     write_atomic(out_dir / "summary.json", json.dumps(summary, indent=2).encode())
+    if result.setup_error:
+        raise SetupError(result.setup_error)
     report = write_report(out_dir, summary)
     if args.json:
         print(json.dumps(summary))

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.atomic import write_atomic
+from harness.atomic import readable_folder, write_atomic
 from harness.errors import InputError
 from harness.triage import Finding
 
@@ -105,9 +105,9 @@ class CrashStore:
                 _write_json(known.folder / METADATA, meta)
                 return StoredCrash(known.folder, meta), False
             final = self.root / folder_name(finding)
-            work = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=self.root))
+            work = readable_folder(Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=self.root)))
             try:
-                (work / "original").write_bytes(data)
+                (work / "original").write_bytes(data)  # plain files: created with the umask's permissions
                 (work / "input").write_bytes(minimized if minimized is not None else data)
                 (work / "report.txt").write_text(report)
                 meta = {"target": target, "spec": str(spec) if spec else None, "variant": variant, "fuzzer": fuzzer,

@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from harness.atomic import die_with_parent
 from harness.campaign.registry import fuzzer
 from harness.config import worker_environment
 from harness.errors import HarnessError, UsageError
@@ -174,7 +175,7 @@ class _Worker:
         env.update(worker_environment(target=target.spec_path, variant=variant))
         self.process = subprocess.Popen([sys.executable, "-m", "harness.store.replay_worker"],
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                        text=True, env=env)
+                                        text=True, env=env, preexec_fn=die_with_parent)
 
     def run(self, script: Path, path: Path, timeout: float, rss_limit_mb: int, leak_check: bool = True) -> dict:
         assert self.process.stdin is not None and self.process.stdout is not None

@@ -110,7 +110,7 @@ def _emit_wrapper(name: str, target: Target, cdef: str, path: Path, canaries: bo
     ffi = cffi.FFI()
     try:
         ffi.cdef(cdef)
-    except cffi.CDefError as exc:
+    except (cffi.CDefError, cffi.FFIError) as exc:
         raise TargetError(f"{target.header}: cffi cannot parse the declarations: {exc}") from exc
     preamble = f'#include "{target.header.name}"\n#include <stdlib.h>\n' + REPORTS_C
     if canaries:  # the accessor is not part of the library's public header
