@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import signal
 import sys
 import tempfile
 import time
@@ -171,6 +172,7 @@ def internal_error_log() -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code (see the module docstring)."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # loaded: Ctrl-C is KeyboardInterrupt again
     args = parser().parse_args(argv)
     try:
         return args.run(args)

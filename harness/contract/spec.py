@@ -25,10 +25,17 @@
     ends = { cfg_unwatch = "id" }    # ... by cfg_unwatch(id = our result) or the owner's free
     reentrant = ["cfg_unwatch"]      # calls the callback may make (as the header allows)
 
+    [contract.callbacks.cfg_watch_fn]  # what the driver may read of a callback's arguments
+    user_data = "user_data"          # the registration's user_data (default: the first void *)
+    buffers = { value = "len" }      # a pointer and the parameter holding its length
+    strings = ["key"]                # C strings (default: every char * not in buffers)
+
 Everything not written is inferred from the header: `const char *` parameters are C strings, a
 pointer to a handle type is a live handle, `T *` to a number is an out-parameter, a function
-pointer without `callback` is only called during the call. Mistakes are TargetErrors naming the
-spec line.
+pointer without `callback` is only called during the call, a callback's other pointers are
+never read. A buffer's length counts elements of the pointer's type (a `size_t *` of n holds n
+size_t values); `void *`, `char *` and `uint8_t *` count bytes. Mistakes are TargetErrors
+naming the spec line.
 """
 
 from __future__ import annotations
@@ -42,6 +49,8 @@ from harness.target.header import HeaderApi, Signature, header_signatures
 from harness.target.spec import Target
 
 RETURN_KINDS = ("value", "static", "owned", "borrowed")
+CHAR_TYPES = ("char", "signed char", "unsigned char")
+BYTE_TYPES = (*CHAR_TYPES, "void", "uint8_t", "int8_t")  # a buffer of these counts bytes
 FUNCTION_KEYS = {"returns", "owner", "until", "free", "length", "buffers", "out_buffers", "takes", "nullable",
                  "outputs", "callback", "user_data", "release", "ends", "reentrant", "registration_id"}
 INTEGER_WORDS = ("char", "short", "int", "long", "size_t", "ssize_t", "int8_t", "int16_t", "int32_t", "int64_t",
@@ -69,6 +78,16 @@ class Registration:
     release: str | None = None
     ends: tuple[tuple[str, str], ...] = ()  # (function, its parameter that takes the registration id)
     reentrant: tuple[str, ...] = ()  # functions the callback may call while it runs
+
+
+@dataclass(frozen=True)
+class CallbackContract:
+    """What the driver may read of the arguments C passes to a callback of one type."""
+
+    ctype: str
+    user_data: str | None = None
+    strings: tuple[str, ...] = ()
+    buffers: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -106,6 +125,7 @@ class Contract:
     functions: dict[str, FunctionContract]
     skipped: tuple[str, ...] = ()
     api: HeaderApi = field(default_factory=lambda: HeaderApi({}, frozenset(), frozenset(), {}))
+    callbacks: dict[str, CallbackContract] = field(default_factory=dict)  # every function-pointer type
 
     @property
     def function_pointers(self) -> frozenset[str]:
@@ -241,6 +261,10 @@ class _Loader:
         if kind != "value" and "*" not in ctype:
             raise self.spec.error(f"{sig.name}: returns = {kind!r} but the header's type {ctype!r} is not a "
                                   "pointer", where, "returns")
+        for key, applies in (("owner", "borrowed"), ("until", "borrowed"), ("free", "owned")):
+            if key in entry and kind != applies:  # a key with no effect is a mistake, not a no-op
+                raise self.spec.error(f"{sig.name}: `{key}` only applies to a {applies} result, and this one is "
+                                      f"{kind!r}", where, key)
         free = entry.get("free", self.default_free) if kind == "owned" else None
         if kind == "owned":
             if not free:
@@ -282,6 +306,10 @@ class _Loader:
         handle_result = pointee(sig.result) in handles and sig.result.count("*") == 1
         if handle_result:
             owners = [h for h in handles.values() if sig.name in h.new]
+            ignored = sorted({"returns", "free", "owner", "until"} & set(entry)) if owners else []
+            if ignored:
+                raise self.spec.error(f"{sig.name}: {ignored} have no effect on a constructor of "
+                                      f"{owners[0].name}: its result is freed by {owners[0].free}", where, *ignored)
             returns = Lifetime("owned", owners[0].free) if owners else self.lifetime(sig, entry, sig.result, where)
         else:
             returns = self.lifetime(sig, entry, sig.result, where)
@@ -309,6 +337,49 @@ class _Loader:
         return FunctionContract(sig, returns, buffers, out_buffers, takes, nullable, tuple(outputs),
                                 self.registration(sig, entry, where))
 
+    def callbacks(self) -> dict[str, CallbackContract]:
+        """A CallbackContract for every function-pointer type: the [contract.callbacks] entry
+        (checked against the type's parameters), else the header's defaults."""
+        raw = self.table.get("callbacks", {})
+        for name in raw:
+            if name not in self.api.callback_params:
+                known = ", ".join(sorted(self.api.callback_params)) or "none"
+                raise self.spec.error(f"callbacks: {name!r} is not a function-pointer type of the header "
+                                      f"(known: {known})", f"contract.callbacks.{name}")
+        return {ctype: self.callback(ctype, params, raw.get(ctype, {}))
+                for ctype, params in self.api.callback_params.items()}
+
+    def callback(self, ctype: str, params: tuple, entry: dict) -> CallbackContract:
+        where = f"contract.callbacks.{ctype}"
+        unknown = set(entry) - {"user_data", "strings", "buffers"}
+        if unknown:
+            raise self.spec.error(f"callbacks.{ctype}: unknown keys {sorted(unknown)}; known: buffers, strings, "
+                                  "user_data", where, *sorted(unknown))
+        types = {p.name: p.ctype for p in params}
+
+        def known(name: str, what: str) -> str:
+            if name not in types:
+                raise self.spec.error(f"callbacks.{ctype}: {what} {name!r} is not a parameter (parameters: "
+                                      f"{', '.join(types) or 'none'})", where, name)
+            return types[name]
+
+        user_data = entry.get("user_data") or next((p.name for p in params if p.ctype == "void *"), None)
+        if "user_data" in entry and "*" not in known(user_data, "user_data"):
+            raise self.spec.error(f"callbacks.{ctype}: user_data {user_data!r} is not a pointer", where, "user_data")
+        buffers = _pairs(entry.get("buffers", {}), self.spec, "buffers", where, "buffers")
+        for pointer, length in buffers:
+            if "*" not in known(pointer, "buffer"):
+                raise self.spec.error(f"callbacks.{ctype}: buffer {pointer!r} is not a pointer", where, pointer)
+            if not is_integer(known(length, "length"), self.enums):
+                raise self.spec.error(f"callbacks.{ctype}: length {length!r} is not an integer", where, length)
+        in_buffers = {pointer for pointer, _ in buffers}
+        default = [p.name for p in params if pointee(p.ctype) in CHAR_TYPES and p.name not in in_buffers]
+        strings = _strings(entry.get("strings", default), self.spec, "strings", where, "strings")
+        for name in strings:
+            if pointee(known(name, "string")) not in CHAR_TYPES:
+                raise self.spec.error(f"callbacks.{ctype}: string {name!r} is not a char pointer", where, name)
+        return CallbackContract(ctype, user_data, tuple(strings), buffers)
+
     def registration(self, sig: Signature, entry: dict, where: str) -> Registration | None:
         callback = entry.get("callback")
         if callback is None:
@@ -332,7 +403,7 @@ class _Loader:
 def load_contract(table: dict, api: HeaderApi, spec_path: Path | None = None, spec_text: str = "") -> Contract:
     """Validate a [contract] table against the header's API; TargetError naming the spec line."""
     spec = SpecText(spec_path, spec_text)
-    unknown = set(table) - {"free", "skip", "handles", "functions"}
+    unknown = set(table) - {"free", "skip", "handles", "functions", "callbacks"}
     if unknown:
         raise spec.error(f"[contract]: unknown keys {sorted(unknown)}", *sorted(unknown))
     loader = _Loader(table, api, spec)
@@ -340,7 +411,7 @@ def load_contract(table: dict, api: HeaderApi, spec_path: Path | None = None, sp
         loader.function(loader.default_free, "free")
     handles = loader.handles()
     functions, skipped = loader.functions(handles)
-    return Contract(handles, functions, skipped, api)
+    return Contract(handles, functions, skipped, api, loader.callbacks())
 
 
 def target_contract(target: Target) -> Contract:

@@ -7,8 +7,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from harness.sequence.plan import CHAR_TYPES
+from harness.contract.spec import CallbackContract
 from harness.sequence.state import Choices, LiveRegistration
+from harness.sequence.values import element_size
+
+CALLBACK_READ_LIMIT = 1 << 16  # bytes of a callback's buffer kept for later arguments
 
 _EXTERN_HANDLERS: dict[tuple[int, str], Callable[[str, tuple[Any, ...]], None]] = {}
 
@@ -28,41 +31,54 @@ class CallbackMixin:
     _remember)."""
 
     def _install_callbacks(self) -> tuple[dict[str, Any], set[str]]:
-        """One `extern "Python"` implementation per function-pointer type (see harness.build):
+        """One `extern "Python"` implementation per function-pointer type (see harness.target.build):
         (type text -> the lib's callback, names of the callbacks that serve as release functions)."""
         release_types = {self.contract.functions[f].signature.param(r.release).ctype  # type: ignore[union-attr]
                          for f, r in ((f.name, f.registration) for f in self.contract.functions.values())
                          if r is not None and r.release}
         installed: dict[str, Any] = {}
         release_externs: set[str] = set()
+        self._callback_contracts: dict[str, tuple[CallbackContract, tuple[str, ...]]] = {}
         for ctype, (name, _decl) in self.contract.api.callback_externs().items():
             if ctype in release_types:
                 release_externs.add(name)
             implementation = getattr(self.lib, name, None)
             if implementation is None:
                 continue
+            params = tuple(p.name for p in self.contract.api.callback_params.get(ctype, ()))
+            self._callback_contracts[name] = (self.contract.callbacks.get(ctype, CallbackContract(ctype)), params)
             bind_extern(self.ffi, name, self._on_callback)
             installed[ctype] = implementation
         return installed, release_externs
 
+    def _read_arguments(self, contract: CallbackContract, arguments: dict[str, Any]) -> None:
+        """Read what the callback contract says C hands over, as a callee would: its C strings
+        whole, its buffers up to their stated length (the first CALLBACK_READ_LIMIT bytes and the
+        last element, so the whole range is checked); nothing else."""
+        ffi = self.ffi
+        for name in contract.strings:
+            value = arguments.get(name)
+            if value is not None and value != ffi.NULL:
+                self._remember(ffi.string(value))
+        for pointer, length in contract.buffers:
+            value, count = arguments.get(pointer), arguments.get(length)
+            if value is None or value == ffi.NULL or not isinstance(count, int) or count <= 0:
+                continue
+            size = element_size(ffi, ffi.typeof(value).cname)
+            data = ffi.buffer(ffi.cast("char *", value), min(count * size, CALLBACK_READ_LIMIT))[:]
+            ffi.buffer(ffi.cast("char *", value) + (count - 1) * size, size)[:]
+            self._remember(data)
+
     def _on_callback(self, name: str, args: tuple[Any, ...]) -> None:
         state = self.state
         ffi = self.ffi
-        cdata = [a if isinstance(a, ffi.CData) else None for a in args]
-        token = next((a for a in cdata if a is not None and ffi.typeof(a).cname == "void *"), None)
-        reg = state.registrations.get(int(ffi.cast("uintptr_t", token))) if token is not None else None
+        contract, params = self._callback_contracts[name]
+        arguments = dict(zip(params, args, strict=False))
+        token = arguments.get(contract.user_data) if contract.user_data else None
+        reg = state.registrations.get(int(ffi.cast("uintptr_t", token))) \
+            if isinstance(token, ffi.CData) and token != ffi.NULL else None
         is_release = name in self._release_externs
-        for index, arg in enumerate(args):  # read what C hands over, as a callee would
-            if cdata[index] is None or arg == ffi.NULL:
-                continue
-            kind = ffi.typeof(arg)
-            following = args[index + 1] if index + 1 < len(args) else None
-            if kind.kind != "pointer" or kind.item.cname not in (*CHAR_TYPES, "uint8_t"):
-                continue
-            if isinstance(following, int):
-                self._remember(ffi.buffer(arg, following)[:])
-            elif kind.item.cname in CHAR_TYPES:
-                self._remember(ffi.string(arg))
+        self._read_arguments(contract, arguments)
         if reg is None:
             return
         if is_release and reg.has_release:

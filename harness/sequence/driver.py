@@ -91,6 +91,10 @@ class SequenceDriver(ValueMixin, CallbackMixin, ResultMixin):
         for arg in plan:
             if arg.role == "handle" and not self._live(arg.other) and not self._construct(arg.other, choices):
                 return
+        for arg in plan:  # a handle handed over must not be one the call also uses otherwise
+            needed = sum(1 for a in plan if a.role == "handle" and a.other == arg.other)
+            if arg.taken and len(self._live(arg.other)) < needed and not self._construct(arg.other, choices):
+                return
         values: dict[str, Any] = {}
         for arg in plan:
             if arg.role not in ("length_of", "capacity_of", "registration_id"):
@@ -146,6 +150,11 @@ class SequenceDriver(ValueMixin, CallbackMixin, ResultMixin):
         if target is not None:
             state.handles.remove(target)
             ended += [r for r in state.registrations.values() if r.owner is target and not r.ended]
+        for arg in plan:
+            given = values[arg.name]
+            if arg.taken and isinstance(given, Handle) and given in state.handles:
+                state.handles.remove(given)  # the library's now: never freed or used by the driver again
+                state.borrows = [b for b in state.borrows if b.owner is not given]
         for reg in ended:
             reg.ended = True
         if state.depth:  # inside a callback: the release may come when the dispatch returns

@@ -3,10 +3,8 @@ decided once per contract from its entries and the header's types."""
 
 from __future__ import annotations
 
-from harness.contract.spec import Contract, FunctionContract, Lifetime, is_integer, pointee
+from harness.contract.spec import CHAR_TYPES, Contract, FunctionContract, Lifetime, is_integer, pointee
 from harness.sequence.state import Arg
-
-CHAR_TYPES = ("char", "signed char", "unsigned char")
 
 
 class Unsupported(Exception):
@@ -71,7 +69,7 @@ def _default_arg(contract: Contract, fc: FunctionContract, name: str, ctype: str
     if ctype in contract.function_pointers:
         return Arg(name, ctype, "callback_sync")
     if (handle := contract.handle_of(ctype)) is not None:
-        return Arg(name, ctype, "handle", handle.name)
+        return Arg(name, ctype, "handle", handle.name, taken=name in fc.takes)
     if name in fc.takes:
         return Arg(name, ctype, "takes")
     if ctype.count("*") >= 2:

@@ -102,4 +102,5 @@ class Arg:
     role: str
     other: str | None = None
     lifetime: Lifetime | None = None
+    taken: bool = False  # a handle the call takes over (`takes`): no longer the driver's afterwards
 

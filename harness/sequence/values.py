@@ -5,13 +5,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.contract.spec import FunctionContract
+from harness.contract.spec import BYTE_TYPES, FunctionContract, pointee
 from harness.engine.driving import exact_buffer
 from harness.sequence.state import Arg, Choices, Handle
 from harness.sequence.trace import c_literal
 
 MAX_BYTES = 96
 POOL = 16
+
+
+def element_size(ffi: Any, ctype: str) -> int:
+    """The size of what a `T *` points to, in bytes: 1 for void, char and byte types (buffers of
+    them count bytes), sizeof(T) otherwise."""
+    base = pointee(ctype)
+    return 1 if base is None or base in BYTE_TYPES else int(ffi.sizeof(base))
 
 
 class ValueMixin:
@@ -22,7 +29,10 @@ class ValueMixin:
         role = arg.role
         if role == "handle":
             live = self._live(arg.other)
-            if arg.name in fc.nullable and choices.int(0, 15) == 0:
+            if arg.taken:  # handed over: never one this call also gets as another argument
+                chosen = {id(v) for v in values.values() if isinstance(v, Handle)}
+                live = [h for h in live if id(h) not in chosen]
+            elif arg.name in fc.nullable and choices.int(0, 15) == 0:
                 return None
             return live[choices.int(0, len(live) - 1)]
         if role == "cstring":
@@ -39,9 +49,11 @@ class ValueMixin:
             pointer = ffi.cast(arg.ctype, lib.malloc(len(data)))
             ffi.memmove(pointer, data, len(data))
             return pointer
-        if role == "buffer":
+        if role == "buffer":  # its length parameter counts elements of the pointer's type
+            size = element_size(ffi, arg.ctype)
             data = self._text(choices)
-            values[f"#len:{arg.name}"] = len(data)
+            data = data[:len(data) - len(data) % size]
+            values[f"#len:{arg.name}"] = len(data) // size
             values[f"#show:{arg.name}"] = c_literal(data)
             if arg.name in fc.nullable and not data and choices.int(0, 3) == 0:
                 return ffi.NULL
@@ -52,10 +64,10 @@ class ValueMixin:
             return exact_buffer(ffi, lib, data, arg.ctype)
         if role == "length_of":
             return values[f"#len:{arg.other}"]
-        if role == "out_buffer":
+        if role == "out_buffer":  # capacity in elements of the pointer's type
             cap = (0, 1, 2, 8, choices.int(0, 64), choices.int(0, 256))[choices.int(0, 5)]
             values[f"#cap:{arg.name}"] = cap
-            return exact_buffer(ffi, lib, b"\xa5" * cap, arg.ctype)
+            return exact_buffer(ffi, lib, b"\xa5" * (cap * element_size(ffi, arg.ctype)), arg.ctype)
         if role == "capacity_of":
             return values[f"#cap:{arg.other}"]
         if role in ("cell", "out_pointer"):

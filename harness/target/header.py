@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cffi import model
@@ -67,6 +67,7 @@ class HeaderApi:
     function_pointers: frozenset[str]
     enums: frozenset[str]
     callback_decls: dict[str, str]  # function-pointer type text -> its `RET NAME(ARGS)` shape
+    callback_params: dict[str, tuple[Param, ...]] = field(default_factory=dict)  # type text -> its parameters
 
     def callback_externs(self) -> dict[str, tuple[str, str]]:
         """type text -> (extern "Python" name, declaration) for every function-pointer type."""
@@ -78,19 +79,36 @@ class HeaderApi:
         return out
 
 
-def _typedefs(ast: c_ast.FileAST) -> tuple[frozenset[str], frozenset[str], dict[str, str]]:
-    pointers, enums, shapes = set(), set(), {}
+def _params(func: c_ast.FuncDecl) -> tuple[tuple[Param, ...], bool]:
+    """A function type's parameters (named argN where the header gives no name), and whether it
+    is variadic."""
+    params: list[Param] = []
+    variadic = False
+    for index, arg in enumerate(func.args.params if func.args else ()):
+        if isinstance(arg, c_ast.EllipsisParam):
+            variadic = True
+            continue
+        text_type = _type_text(arg.type)
+        if text_type != "void":
+            params.append(Param(getattr(arg, "name", None) or f"arg{index}", text_type))
+    return tuple(params), variadic
+
+
+def _typedefs(ast: c_ast.FileAST) -> tuple[frozenset[str], frozenset[str], dict[str, str],
+                                           dict[str, tuple[Param, ...]]]:
+    pointers, enums, shapes, params = set(), set(), {}, {}
     for node in ast.ext:
         if isinstance(node, c_ast.Typedef):
             inner = node.type
             if isinstance(inner, c_ast.PtrDecl) and isinstance(inner.type, c_ast.FuncDecl):
                 pointers.add(node.name)
                 shapes[node.name] = _type_text(inner.type)
+                params[node.name] = _params(inner.type)[0]
             elif isinstance(inner, c_ast.TypeDecl) and isinstance(inner.type, c_ast.Enum):
                 enums.add(node.name)
         elif isinstance(node, c_ast.Decl) and isinstance(node.type, c_ast.Enum) and node.type.name:
             enums.add(f"enum {node.type.name}")
-    return frozenset(pointers), frozenset(enums), shapes
+    return frozenset(pointers), frozenset(enums), shapes, params
 
 
 def parse_signatures(text: str, origin: str = "header") -> HeaderApi:
@@ -101,25 +119,22 @@ def parse_signatures(text: str, origin: str = "header") -> HeaderApi:
         raise TargetError(f"{origin}: cannot parse the declarations: {exc}") from exc
     found: dict[str, Signature] = {}
     inline_shapes: dict[str, str] = {}
+    inline_params: dict[str, tuple[Param, ...]] = {}
     for node in ast.ext:
         if not isinstance(node, c_ast.Decl) or not isinstance(node.type, c_ast.FuncDecl):
             continue
         func = node.type
-        params: list[Param] = []
-        variadic = False
-        for index, arg in enumerate(func.args.params if func.args else ()):
-            if isinstance(arg, c_ast.EllipsisParam):
-                variadic = True
-                continue
-            text_type = _type_text(arg.type)
-            if text_type == "void":
-                continue
-            if isinstance(arg.type, c_ast.PtrDecl) and isinstance(arg.type.type, c_ast.FuncDecl):
-                inline_shapes[text_type] = _type_text(arg.type.type)  # void (*)(void *) written in place
-            params.append(Param(arg.name or f"arg{index}", text_type))
-        found[node.name] = Signature(node.name, tuple(params), _type_text(func.type), variadic)
-    pointers, enums, shapes = _typedefs(ast)
-    return HeaderApi(found, pointers | frozenset(inline_shapes), enums, {**shapes, **inline_shapes})
+        params, variadic = _params(func)
+        for arg in func.args.params if func.args else ():
+            kind = getattr(arg, "type", None)
+            if isinstance(kind, c_ast.PtrDecl) and isinstance(kind.type, c_ast.FuncDecl):
+                text_type = _type_text(kind)  # void (*)(void *) written in place
+                inline_shapes[text_type] = _type_text(kind.type)
+                inline_params[text_type] = _params(kind.type)[0]
+        found[node.name] = Signature(node.name, params, _type_text(func.type), variadic)
+    pointers, enums, shapes, callback_params = _typedefs(ast)
+    return HeaderApi(found, pointers | frozenset(inline_shapes), enums, {**shapes, **inline_shapes},
+                     {**callback_params, **inline_params})
 
 
 def read_header(header: Path, include_dirs: tuple[Path, ...] = ()) -> tuple[str, HeaderApi]:

@@ -55,7 +55,7 @@ class Target:
     contract: dict = field(default_factory=dict, compare=False, hash=False)  # raw [contract], see harness.contract
     library: Path | None = None  # a prebuilt shared library instead of sources (binary-only mode)
     bugs_file: Path | None = None  # the planted-bug catalogue the bugs were read from
-    built_from: Path | None = field(default=None, compare=False)  # root the exported module was compiled from
+    built_from: tuple[Path, ...] = field(default=(), compare=False)  # code folders an exported module was built from
     fuzzer_scripts: tuple[tuple[str, Path], ...] = ()  # fuzzers the spec gives as script paths (name, path)
     dictionary: Path | None = None  # a libFuzzer dictionary (default: one generated from the header)
     pymalloc: tuple[str, ...] = ()  # fuzzers that may keep CPython's allocator (they hand C only lib.malloc'd memory)
@@ -96,10 +96,14 @@ class Target:
 
     @property
     def code(self) -> TargetCode:
-        """Which stack frames are this target's: files under its folder (or the folder an exported
+        """Which stack frames are this target's: files in the folders of its sources, header,
+        include folders and binding, wherever the spec itself is (or under the folder an exported
         module was compiled from: debug info keeps those paths), or its prebuilt library."""
-        roots = [self.root, self.built_from] if self.built_from else [self.root]
-        return TargetCode.for_paths(roots, (self.library.name,) if self.library else ())
+        roots = {path.parent for path in (*self.sources, self.header)} | set(self.include_dirs)
+        if self.binding is not None:
+            roots.add(self.binding.parent)
+        roots.update(self.built_from)
+        return TargetCode.for_paths(sorted(roots), (self.library.name,) if self.library else ())
 
     def bug(self, bug_id: str) -> Bug:
         """The catalogue entry for bug_id, or UsageError listing the known ids."""

@@ -1,0 +1,46 @@
+/* shapes.h - API shapes the generic driver must honour exactly (a test library of ffi-harness).
+ *
+ * Out-arrays measured in elements, a callback passing a C string followed by a 64-bit number,
+ * and a tree whose nodes are handed to their parent. A correct driver finds nothing here.
+ */
+#ifndef SHAPES_H
+#define SHAPES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct shp_point {
+    int32_t x;
+    int32_t y;
+    double weight;
+} shp_point;
+
+typedef struct shp_node shp_node;
+
+/* Called with the node's name (a C string, borrowed for the call) and a 64-bit value. */
+typedef void (*shp_metric_fn)(void *user_data, const char *key, int64_t value);
+
+/* Writes counts[0..n-1] (n size_t values); returns their sum. */
+size_t shp_fill_counts(size_t *counts, size_t n);
+
+/* Writes points[0..n-1]; returns n, or -1 when n < 0. */
+int shp_fill_points(shp_point *points, int n);
+
+/* A new node named name (copied); NULL when name is NULL. Freed with shp_node_free. */
+shp_node *shp_node_new(const char *name);
+
+/* Frees node and every child handed to it. */
+void shp_node_free(shp_node *node);
+
+/* [takes child] child now belongs to parent (freed with it), even when this fails.
+ * child must not be parent itself or one of its ancestors. Returns the number of children. */
+int shp_node_add(shp_node *parent, shp_node *child);
+
+/* [borrowed from node, until node is freed or given children] The name of child number index,
+ * or NULL. */
+const char *shp_node_child_name(const shp_node *node, int index);
+
+/* Calls fn(user_data, name, weight) for node and each descendant, weight = INT64_MAX >> depth. */
+int shp_each_metric(shp_node *node, shp_metric_fn fn, void *user_data);
+
+#endif

@@ -1,0 +1,82 @@
+/* shapes.c - see shapes.h. */
+#include "shapes.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct shp_node {
+    char *name;
+    shp_node **children;
+    int count;
+};
+
+size_t shp_fill_counts(size_t *counts, size_t n) {
+    size_t sum = 0;
+    for (size_t i = 0; i < n; i++) {
+        counts[i] = i * 3 + 1;
+        sum += counts[i];
+    }
+    return sum;
+}
+
+int shp_fill_points(shp_point *points, int n) {
+    if (n < 0) return -1;
+    for (int i = 0; i < n; i++) {
+        points[i].x = i;
+        points[i].y = -i;
+        points[i].weight = i / 2.0;
+    }
+    return n;
+}
+
+shp_node *shp_node_new(const char *name) {
+    if (!name) return NULL;
+    shp_node *node = calloc(1, sizeof *node);
+    if (!node) return NULL;
+    node->name = strdup(name);
+    if (!node->name) {
+        free(node);
+        return NULL;
+    }
+    return node;
+}
+
+void shp_node_free(shp_node *node) {
+    if (!node) return;
+    for (int i = 0; i < node->count; i++) shp_node_free(node->children[i]);
+    free(node->children);
+    free(node->name);
+    free(node);
+}
+
+int shp_node_add(shp_node *parent, shp_node *child) {
+    if (!parent || !child) {
+        shp_node_free(child);
+        return -1;
+    }
+    shp_node **grown = realloc(parent->children, (size_t)(parent->count + 1) * sizeof *grown);
+    if (!grown) {
+        shp_node_free(child);
+        return -1;
+    }
+    parent->children = grown;
+    parent->children[parent->count++] = child;
+    return parent->count;
+}
+
+const char *shp_node_child_name(const shp_node *node, int index) {
+    if (!node || index < 0 || index >= node->count) return NULL;
+    return node->children[index]->name;
+}
+
+static int each(shp_node *node, shp_metric_fn fn, void *user_data, int depth) {
+    int calls = 1;
+    fn(user_data, node->name, INT64_MAX >> (depth < 62 ? depth : 62));
+    for (int i = 0; i < node->count; i++) calls += each(node->children[i], fn, user_data, depth + 1);
+    return calls;
+}
+
+int shp_each_metric(shp_node *node, shp_metric_fn fn, void *user_data) {
+    if (!node || !fn) return -1;
+    return each(node, fn, user_data, 0);
+}

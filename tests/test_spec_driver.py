@@ -1,0 +1,101 @@
+"""No finding may be the generic driver's own fault: it reads and writes only what the header and
+the contract say (out-arrays measured in elements, callback arguments by their contract, handles
+handed over with `takes`), a spec key that would do nothing is an error naming its line, and a
+crash's identity does not depend on where the spec lives."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from harness.campaign.registry import resolve_fuzzers
+from harness.campaign.runner import Campaign, CampaignConfig
+from harness.contract.spec import target_contract
+from harness.errors import TargetError
+from harness.target.spec import load_target_file, resolve_target
+from harness.testing.isolate import run_function
+from harness.triage import parse_report
+
+TARGETS = Path(__file__).parent / "targets"
+SHAPES = TARGETS / "shapes" / "shapes.toml"
+
+
+def test_api_shapes_are_honoured_on_a_correct_library(tmp_path):
+    """shapes.h: a size_t and a struct out-array filled to their full length, a callback passing
+    (void *, const char *, int64_t) with INT64_MAX, children handed to a parent that frees them.
+    The driver used to allocate n bytes for n elements, read `value` bytes from the key and pass
+    a node as its own child (a stack overflow in shp_node_free within 30k executions)."""
+    target = resolve_target(str(SHAPES))
+    contract = target_contract(target)
+    assert contract.functions["shp_node_add"].takes == ("child",)
+    config = CampaignConfig(tuple(resolve_fuzzers(["sequence"], target)), target, "clean", tmp_path / "run",
+                            seconds=None, runs=30_000, seed=1)
+    summary = Campaign(config).run().to_dict()
+    assert summary["findings"] == [], [(f["kind"], f["function"]) for f in summary["findings"]]
+    assert summary["fuzzers"]["sequence"]["execs"] >= 30_000
+
+
+def _copy_spec(tmp_path: Path, old: str, new: str, library: str = "cfgdoc", spec: str = "cfg.toml") -> Path:
+    folder = tmp_path / library
+    shutil.copytree(TARGETS / library, folder)
+    path = folder / spec
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+    return path
+
+
+@pytest.mark.parametrize(("old", "new", "message", "line"), [
+    ('free = "cfg_string_free"\n', 'free = "cfg_string_free"\nowner = "doc"\n',
+     "`owner` only applies to a borrowed result", 'owner = "doc"'),
+    ('owner = "doc"', 'owner = "doc"\nfree = "cfg_string_free"', "`free` only applies to a owned result",
+     'free = "cfg_string_free"'),
+    ("[contract.functions.cfg_parse]", '[contract.functions.cfg_new]\nreturns = "borrowed"\n\n'
+     "[contract.functions.cfg_parse]", "have no effect on a constructor of cfg_doc", 'returns = "borrowed"'),
+    ("[contract.functions.cfg_parse]", "[contract.callbacks.cfg_nothing_fn]\nstrings = []\n\n"
+     "[contract.functions.cfg_parse]", "'cfg_nothing_fn' is not a function-pointer type",
+     "[contract.callbacks.cfg_nothing_fn]"),
+    ("[contract.functions.cfg_parse]", "[contract.callbacks.cfg_watch_fn]\nbuffers = { value = \"size\" }\n\n"
+     "[contract.functions.cfg_parse]", "length 'size' is not a parameter", 'buffers = { value = "size" }'),
+])
+def test_a_key_with_no_effect_or_a_wrong_name_is_an_error_naming_its_line(tmp_path, old, new, message, line):
+    spec = _copy_spec(tmp_path, old, new)
+    with pytest.raises(TargetError) as caught:
+        target_contract(load_target_file(spec))
+    text = str(caught.value)
+    assert message in text, text
+    number = int(text.split(": ", 1)[0].rsplit(":", 1)[1])
+    assert spec.read_text().splitlines()[number - 1] == line, text
+
+
+def test_callbacks_read_only_what_their_contract_says():
+    contract = target_contract(resolve_target(str(SHAPES)))
+    metric = contract.callbacks["shp_metric_fn"]
+    assert (metric.user_data, metric.strings, metric.buffers) == ("user_data", ("key",), ())
+    kv = target_contract(resolve_target(None)).callbacks["kv_notify_fn"]
+    assert (kv.strings, kv.buffers) == (("key",), (("value", "len"),))  # kv's spec says value has len bytes
+
+
+def test_crash_identity_does_not_depend_on_where_the_spec_is(tmp_path):
+    """The same report, triaged for kv's spec beside its sources and for a spec in another folder
+    naming the same sources: the same function and stack hash."""
+    beside = resolve_target(None)
+    elsewhere_dir = tmp_path / "specs"
+    elsewhere_dir.mkdir()
+    text = (beside.spec_path.read_text()
+            .replace('header = "include/kv.h"', f'header = "{beside.root / "include" / "kv.h"}"')
+            .replace('"src/', f'"{beside.root}/src/')
+            .replace('include_dirs = ["include", "src"]',
+                     f'include_dirs = ["{beside.root / "include"}", "{beside.root / "src"}"]')
+            .replace('bugs = "bugs.toml"', f'bugs = "{beside.root / "bugs.toml"}"')
+            .replace('binding = "binding/kvstore.py"', f'binding = "{beside.root / "binding" / "kvstore.py"}"')
+            .replace('"../fuzzers/', f'"{beside.root.parent / "fuzzers"}/'))
+    (elsewhere_dir / "kv.toml").write_text(text)
+    elsewhere = load_target_file(elsewhere_dir / "kv.toml")
+    run = run_function(f"{beside.root / 'reproducers.py'}:take_stale_cache", beside, "take-stale-cache")
+    report = run.stdout + run.stderr
+    (here,), (there,) = parse_report(report, beside.code)[:1], parse_report(report, elsewhere.code)[:1]
+    assert here.function == "kv__find" and here.in_target and there.in_target, report[-2000:]
+    assert (there.function, there.stack_hash) == (here.function, here.stack_hash)
