@@ -62,7 +62,8 @@ def export_ossfuzz(target: Target, out: Path, variant: str = "clean") -> list[st
     shutil.copy2(SUPPRESSIONS, prebuilt / SUPPRESSIONS.name)
     manifest = {"target": target.name, "variant": variant, "file": built.path.name,
                 "module_name": built.module_name, "cache_key": built.cache_key, "canaries": built.canaries,
-                "source_roots": [root.rstrip("/") for root in target.code.roots], "spec": str(spec_copy.relative_to(prebuilt))}
+                "source_roots": [root.rstrip("/") for root in target.code.roots],
+                "spec": str(spec_copy.relative_to(prebuilt))}
     write_atomic(prebuilt / MANIFEST, json.dumps(manifest, indent=2).encode()).chmod(0o644)
     names = []
     for spec in _fuzzers(target):

@@ -175,7 +175,7 @@ def exported_module(target: Target, variant: str) -> BuiltModule | None:
     found = {key: manifest.get(key) for key in wanted}
     if found != wanted:
         raise BuildError(f"${ENV_PREBUILT}={folder} holds a module built for {found}, not {wanted}")
-    built_from = tuple(Path(root) for root in manifest["source_roots"])
+    built_from = tuple(Path(root) for root in manifest.get("source_roots", []))
     return BuiltModule(path=Path(folder) / manifest["file"], module_name=manifest["module_name"],
                        target=replace(target, built_from=built_from), variant=variant,
                        bugs=target.variant_bugs(variant), canaries=bool(manifest.get("canaries")),
