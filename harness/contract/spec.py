@@ -40,11 +40,10 @@ naming the spec line.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.errors import TargetError
+from harness.contract.spec_text import SpecText, name_pairs, names
 from harness.target.header import HeaderApi, Signature, header_signatures
 from harness.target.spec import Target
 
@@ -161,53 +160,6 @@ def is_integer(ctype: str, enums: frozenset[str] = frozenset()) -> bool:
     return bool(words) and (all(w in INTEGER_WORDS for w in words) or " ".join(words) in enums)
 
 
-class SpecText:
-    """The spec's text, to name the line of a mistake."""
-
-    def __init__(self, path: Path | None, text: str) -> None:
-        self.path = path
-        self.lines = text.splitlines()
-
-    def line_of(self, *needles: str) -> int:
-        """The line of the mistake: the first needle that names a table narrows the search to
-        that table, where the next needles (keys, names) point at the exact line."""
-        def find(needle: str, lines: range) -> int:
-            pattern = re.compile(rf"(^|[\s\[.{{,\"]){re.escape(needle)}($|[\s\].=}},\"])")
-            return next((n + 1 for n in lines if pattern.search(self.lines[n].split("#", 1)[0])), 0)
-
-        everywhere = range(len(self.lines))
-        for index, needle in enumerate(needles):
-            table = find(needle, everywhere)
-            if not table:
-                continue
-            if not self.lines[table - 1].lstrip().startswith("["):
-                return table
-            end = next((n for n in range(table, len(self.lines)) if self.lines[n].lstrip().startswith("[")),
-                       len(self.lines))
-            inside = range(table, end)
-            return next((line for rest in needles[index + 1:] if (line := find(rest, inside))), table)
-        return 0
-
-    def error(self, message: str, *needles: str) -> TargetError:
-        line = self.line_of(*needles)
-        where = f"{self.path}:{line}" if line else f"{self.path}"
-        return TargetError(f"{where}: {message}")
-
-
-def _strings(value: object, spec: SpecText, what: str, *needles: str) -> tuple[str, ...]:
-    if isinstance(value, str):
-        return (value,)
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return tuple(value)
-    raise spec.error(f"{what} must be a name or a list of names", *needles)
-
-
-def _pairs(value: object, spec: SpecText, what: str, *needles: str) -> tuple[tuple[str, str], ...]:
-    if isinstance(value, dict) and all(isinstance(v, str) for v in value.values()):
-        return tuple(value.items())
-    raise spec.error(f"{what} must be a table of parameter = parameter", *needles)
-
-
 class _Loader:
     def __init__(self, table: dict, api: HeaderApi, spec: SpecText) -> None:
         self.table = table
@@ -239,7 +191,7 @@ class _Loader:
             if not isinstance(entry, dict) or "free" not in entry or "new" not in entry:
                 raise self.spec.error(f"handle type {type_name!r} needs `new` (constructors) and `free` "
                                       "(its destructor)", where)
-            new = _strings(entry["new"], self.spec, "new", where)
+            new = names(entry["new"], self.spec, "new", where)
             for ctor in new:
                 sig = self.function(ctor, where)
                 if pointee(sig.result) != type_name:
@@ -274,7 +226,7 @@ class _Loader:
         owner = entry.get("owner")
         if kind == "borrowed" and owner is not None:
             self.param(sig, owner, "owner")
-        until = _strings(entry.get("until", []), self.spec, "until", where, "until")
+        until = names(entry.get("until", []), self.spec, "until", where, "until")
         for name in until:
             if name != "*":
                 self.function(name, where, "until")
@@ -286,7 +238,7 @@ class _Loader:
 
     def functions(self, handles: dict[str, HandleType]) -> tuple[dict[str, FunctionContract], tuple[str, ...]]:
         raw = self.table.get("functions", {})
-        skip = _strings(self.table.get("skip", []), self.spec, "skip", "skip")
+        skip = names(self.table.get("skip", []), self.spec, "skip", "skip")
         for name in [*raw, *skip]:
             self.function(name, f"contract.functions.{name}", "skip")
         contracts: dict[str, FunctionContract] = {}
@@ -313,16 +265,16 @@ class _Loader:
             returns = Lifetime("owned", owners[0].free) if owners else self.lifetime(sig, entry, sig.result, where)
         else:
             returns = self.lifetime(sig, entry, sig.result, where)
-        buffers = _pairs(entry.get("buffers", {}), self.spec, "buffers", where, "buffers")
-        out_buffers = _pairs(entry.get("out_buffers", {}), self.spec, "out_buffers", where, "out_buffers")
+        buffers = name_pairs(entry.get("buffers", {}), self.spec, "buffers", where, "buffers")
+        out_buffers = name_pairs(entry.get("out_buffers", {}), self.spec, "out_buffers", where, "out_buffers")
         for pointer, length in (*buffers, *out_buffers):
             if "*" not in self.param(sig, pointer, "buffer"):
                 raise self.spec.error(f"{sig.name}: buffer {pointer!r} is not a pointer in the header", where, pointer)
             if not is_integer(self.param(sig, length, "length"), self.enums):
                 raise self.spec.error(f"{sig.name}: length {length!r} of {pointer!r} is not an integer in the header",
                                       where, length)
-        takes = _strings(entry.get("takes", []), self.spec, "takes", where, "takes")
-        nullable = _strings(entry.get("nullable", []), self.spec, "nullable", where, "nullable")
+        takes = names(entry.get("takes", []), self.spec, "takes", where, "takes")
+        nullable = names(entry.get("nullable", []), self.spec, "nullable", where, "nullable")
         for name in (*takes, *nullable):
             ctype = self.param(sig, name, "parameter")
             if "*" not in ctype and ctype not in self.api.function_pointers:
@@ -366,7 +318,7 @@ class _Loader:
         user_data = entry.get("user_data") or next((p.name for p in params if p.ctype == "void *"), None)
         if "user_data" in entry and "*" not in known(user_data, "user_data"):
             raise self.spec.error(f"callbacks.{ctype}: user_data {user_data!r} is not a pointer", where, "user_data")
-        buffers = _pairs(entry.get("buffers", {}), self.spec, "buffers", where, "buffers")
+        buffers = name_pairs(entry.get("buffers", {}), self.spec, "buffers", where, "buffers")
         for pointer, length in buffers:
             if "*" not in known(pointer, "buffer"):
                 raise self.spec.error(f"callbacks.{ctype}: buffer {pointer!r} is not a pointer", where, pointer)
@@ -374,7 +326,7 @@ class _Loader:
                 raise self.spec.error(f"callbacks.{ctype}: length {length!r} is not an integer", where, length)
         in_buffers = {pointer for pointer, _ in buffers}
         default = [p.name for p in params if pointee(p.ctype) in CHAR_TYPES and p.name not in in_buffers]
-        strings = _strings(entry.get("strings", default), self.spec, "strings", where, "strings")
+        strings = names(entry.get("strings", default), self.spec, "strings", where, "strings")
         for name in strings:
             if pointee(known(name, "string")) not in CHAR_TYPES:
                 raise self.spec.error(f"callbacks.{ctype}: string {name!r} is not a char pointer", where, name)
@@ -393,7 +345,7 @@ class _Loader:
         if release is not None:
             self.param(sig, release, "release")
         ends = []
-        for function, param in _pairs(entry.get("ends", {}), self.spec, "ends", where, "ends"):
+        for function, param in name_pairs(entry.get("ends", {}), self.spec, "ends", where, "ends"):
             self.param(self.function(function, where, "ends"), param, "registration id")
             ends.append((function, param))
         reentrant = tuple(self.function(name, where, "reentrant").name for name in entry.get("reentrant", []))

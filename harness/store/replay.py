@@ -48,7 +48,7 @@ class ReplayCase:
 
 @dataclass(frozen=True)
 class ReplayResult:
-    """What replaying one input did (the DESIGN.md replay contract plus details)."""
+    """What replaying one input did (the `replay --json` contract plus details)."""
 
     input: str
     verdict: str
@@ -66,7 +66,7 @@ class ReplayResult:
     report: str = field(default="", compare=False, repr=False)  # what the isolated run printed
 
     def to_dict(self) -> dict[str, object]:
-        """The DESIGN.md replay contract (without the parsed finding and the report text)."""
+        """The `replay --json` result (without the parsed finding and the report text)."""
         return {k: v for k, v in asdict(self).items() if k not in ("finding", "report")}
 
 

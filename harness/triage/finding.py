@@ -62,7 +62,7 @@ class Finding:
         return " ".join(parts)
 
     def to_dict(self) -> dict[str, object]:
-        """JSON-ready dict (the DESIGN.md finding fields plus frames and crash state)."""
+        """JSON-ready dict (the fields `fuzz --json` promises, plus frames and crash state)."""
         data = asdict(self)
         data["frames"] = [asdict(f) for f in self.frames]
         data["crash_state"] = list(self.crash_state)
