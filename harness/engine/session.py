@@ -14,7 +14,9 @@ import functools
 import os
 import signal
 import sys
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from types import ModuleType
@@ -62,9 +64,51 @@ def _flag(argv: list[str], name: str) -> str | None:
     return next((a[len(prefix):] for a in argv if a.startswith(prefix)), None)
 
 
+# libFuzzer modes in which -runs and -max_total_time mean something else than a fuzzing budget
+_OTHER_MODES = ("merge", "set_cover_merge", "minimize_crash", "cleanse_crash", "fork", "jobs", "workers")
+
+
+def _fuzzing(argv: list[str]) -> bool:
+    return all(_flag(argv, mode) in (None, "0") for mode in _OTHER_MODES)
+
+
+@dataclass
+class _Budget:
+    """A fuzzing run's budget (-runs, -max_total_time), kept here and not by libFuzzer: libFuzzer
+    exit()s when it is spent, skipping the last leak check and losing a leak being traced. Seed
+    inputs always run, as in libFuzzer: the run budget counts from max(runs, seed files)."""
+
+    runs: int | None
+    deadline: float | None
+
+    @classmethod
+    def take(cls, argv: list[str]) -> _Budget | None:
+        """Remove the budget flags from argv (in place) and return the budget they set."""
+        runs, seconds = _flag(argv, "runs"), _flag(argv, "max_total_time")
+        argv[:] = [a for a in argv if not a.startswith(("-runs=", "-max_total_time="))]
+        limit = int(runs) if runs is not None and int(runs) >= 0 else None
+        if limit is not None:
+            limit = max(limit, _seed_files(argv))
+        deadline = time.monotonic() + float(seconds) if seconds and float(seconds) > 0 else None
+        return cls(limit, deadline) if limit is not None or deadline is not None else None
+
+    def spent(self, execs: int) -> bool:
+        """True once the run has made its executions or its time is up."""
+        if self.runs is not None and execs >= self.runs:
+            return True
+        return self.deadline is not None and time.monotonic() > self.deadline
+
+
+def _seed_files(argv: list[str]) -> int:
+    """How many inputs libFuzzer reads from the corpus folders of argv (recursively)."""
+    folders = [Path(a) for a in argv[1:] if not a.startswith("-") and Path(a).is_dir()]
+    return sum(1 for folder in folders for p in folder.rglob("*") if p.is_file())
+
+
 def run_fuzzer(test_one_input: TestOneInput, argv: list[str] | None = None) -> None:
     """Run test_one_input under atheris/libFuzzer (argv: its command line, default sys.argv)
-    with ffi-harness's leak checks. Never returns normally under -runs=N (libFuzzer _exits)."""
+    with ffi-harness's leak checks. A fuzzing run whose -runs or -max_total_time is spent ends
+    the process (exit 0) after its last leak check."""
     loaded = session()
     import atheris
 
@@ -72,6 +116,7 @@ def run_fuzzer(test_one_input: TestOneInput, argv: list[str] | None = None) -> N
     if _flag(args, "detect_leaks") is None:
         args.insert(1, "-detect_leaks=0")
     replaying = any(Path(a).is_file() for a in args[1:] if not a.startswith("-"))
+    budget = _Budget.take(args) if not replaying and _fuzzing(args) else None
     watch = LeakWatch(test_one_input, loaded.loaded.target.code, interval=setting("leak_interval"),
                       artifact_prefix=_flag(args, "artifact_prefix") or "./", every_input=replaying,
                       keep_going=not replaying and setting("keep_going"))
@@ -93,13 +138,16 @@ def run_fuzzer(test_one_input: TestOneInput, argv: list[str] | None = None) -> N
         recovered.after(data)
         watch.after(data)
         if stop_requested:
+            sys.stderr.write(STOP_NOTE + "\n")
+            _stop(watch)
+        elif budget is not None and budget.spent(watch.execs):
             _stop(watch)
 
     per_input = _with_hooks(one_input, loaded.loaded, replaying)
     atheris.Setup(args, per_input)
     signal.signal(STOP_SIGNAL, lambda signum, frame: stop_requested.append(signum))
     try:
-        atheris.Fuzz()
+        atheris.Fuzz()  # a fuzzing budget ends in _stop; other modes return or exit by themselves
     finally:
         watch.finish_tracing(block=True)
         if watch.interval > 0 and watch.recent:
@@ -108,8 +156,8 @@ def run_fuzzer(test_one_input: TestOneInput, argv: list[str] | None = None) -> N
 
 
 def _stop(watch: LeakWatch) -> None:
-    """The campaign asked this worker to stop: the input is done; a last leak check, then exit."""
-    sys.stderr.write(STOP_NOTE + "\n")
+    """The run ends between two inputs (a stop request, or its budget spent): the input is
+    done; a last leak check, libFuzzer's final count of executions, then exit."""
     watch.finish_tracing(block=True, timeout=STOP_TRACE_SECONDS)
     if watch.interval > 0 and watch.recent:
         watch.check()

@@ -93,6 +93,7 @@ class CrashStore:
         """Store a crash; returns (the stored crash, True when it is a new bug)."""
         now = time.time()
         with self._locked():
+            self._sweep()
             known = self.find(finding.stack_hash)
             if known is not None:
                 meta = dict(known.metadata)
@@ -122,6 +123,18 @@ class CrashStore:
                 shutil.rmtree(work, ignore_errors=True)
                 raise
             return StoredCrash(final, meta), True
+
+    def _sweep(self) -> None:
+        """Remove folders a killed writer left half-built (hidden, never read as crashes). Called
+        under the lock, which every writer holds while it builds one, so any left is abandoned."""
+        for leftover in self.root.glob(".*-*"):
+            if leftover.is_dir():
+                shutil.rmtree(leftover, ignore_errors=True)
+
+    def sweep(self) -> None:
+        """_sweep() under the store's lock."""
+        with self._locked():
+            self._sweep()
 
     def set_minimized(self, crash: StoredCrash, data: bytes) -> StoredCrash:
         """Replace the crash's `input` with a minimized one (`original` stays as found)."""
