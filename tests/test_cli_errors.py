@@ -43,12 +43,13 @@ def _folder_as_library(tmp_path: Path) -> str:
     return _spec(tmp_path, 'sources = ["src/cfg.c"]', f'library = "{tmp_path / "libdir"}"')
 
 
-def _union_header(tmp_path: Path) -> str:
+def _missing_include(tmp_path: Path) -> str:
+    """A header including a file nobody has (a union with sizeof/?: array sizes builds now:
+    tests/test_headers.py)."""
     folder = tmp_path / "u"
     folder.mkdir()
-    (folder / "u.h").write_text("typedef union { char a[sizeof(long) > 4 ? 8 : 4]; long b; } u_t;\n"
-                                "int u_size(u_t *u);\n")
-    (folder / "u.c").write_text('#include "u.h"\nint u_size(u_t *u) { return (int)sizeof *u; }\n')
+    (folder / "u.h").write_text('#include "absent.h"\nint u_size(void);\n')
+    (folder / "u.c").write_text('int u_size(void) { return 1; }\n')
     (folder / "u.toml").write_text('[target]\nname = "u"\nheader = "u.h"\nsources = ["u.c"]\n')
     return str(folder / "u.toml")
 
@@ -91,7 +92,7 @@ CASES = [
     (["build", "--target", "{folder_as_library}"], {}, 2, "is not a file (a prebuilt shared library"),
     (["build", "--target", "{not_utf8}"], {}, 2, "not UTF-8"),
     (["build", "--target", "{sources_string}"], {}, 2, "sources must be a list of paths"),
-    (["build", "--target", "{union_header}"], {}, 2, "u.h"),
+    (["build", "--target", "{missing_include}"], {}, 2, "'absent.h' file not found"),
     (["ci", "--runs", "10", "--reports", "{reports_file}"], {}, 2, "a file, not a folder"),
     (["ci", "--runs", "10", "--reports", "{reports_xml_folder}"], {}, 2, "ci.xml is a folder"),
     (["fuzz", "{broken_fuzzer}", "--runs", "100"], {}, 2, "could not start: ImportError: this fuzzer needs"),
@@ -100,7 +101,7 @@ FILLERS = {
     "folder_as_library": _folder_as_library,
     "not_utf8": _not_utf8,
     "sources_string": lambda tmp: _spec(tmp, 'sources = ["src/cfg.c"]', 'sources = "src/cfg.c"'),
-    "union_header": _union_header,
+    "missing_include": _missing_include,
     "reports_file": _reports_file,
     "reports_xml_folder": _reports_xml_folder,
     "broken_fuzzer": _broken_fuzzer,

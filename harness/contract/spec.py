@@ -369,5 +369,5 @@ def load_contract(table: dict, api: HeaderApi, spec_path: Path | None = None, sp
 def target_contract(target: Target) -> Contract:
     """The target's contract checked against its header (an empty [contract] when none is written)."""
     text = target.spec_path.read_text() if target.spec_path else ""
-    return load_contract(target.contract, header_signatures(target.header, target.include_dirs),
+    return load_contract(target.contract, header_signatures(target.header, target.include_dirs, target.defines),
                          target.spec_path, text)

@@ -80,9 +80,9 @@ def variant_defines(target: Target, variant: str) -> list[tuple[str, str]]:
 
 
 def cdef_text(target: Target, variant: str) -> str:
-    """Everything cffi must know: the preprocessed header, the harness extras, the target's,
+    """Everything cffi must know: the header as cffi can use it, the harness extras, the target's,
     and an `extern "Python"` callback per function-pointer type for the generic driver."""
-    header, api = read_header(target.header, target.include_dirs)
+    header, api = read_header(target.header, target.include_dirs, target.defines)
     externs = api.callback_externs().values()
     text = header + HARNESS_CDEF + REPORTS_CDEF + target.cdef_extra
     text += "".join(f'\nextern "Python" {decl};' for _, decl in externs) + "\n"

@@ -14,7 +14,12 @@ STUB_HEADERS = (
     "stddef.h", "stdint.h", "stdbool.h", "stdarg.h", "stdio.h", "stdlib.h", "string.h",
     "limits.h", "inttypes.h", "sys/types.h", "time.h", "wchar.h", "errno.h", "unistd.h",
 )
-STRIP_DEFINES = ("__attribute__(x)=", "__restrict=", "restrict=", "__extension__=", "__inline=")
+# compiler extensions neither pycparser nor cffi read; what they change is the compiler's business
+# (the wrapper is compiled with the real header)
+STRIP_DEFINES = ("__attribute__(x)=", "__restrict=", "__restrict__=", "restrict=", "__extension__=",
+                 "__inline=", "__inline__=inline", "__asm__(x)=", "__asm(x)=", "__declspec(x)=",
+                 "_Noreturn=", "__thread=", "_Thread_local=", "__volatile__=volatile", "__const=const",
+                 "__signed__=signed", "_Alignas(x)=", "__forceinline=inline")
 
 # What every target gets in addition to its header: the allocator, for buffers whose
 # ownership crosses the boundary (kv_put_owned-style parameters, exact-size inputs).
@@ -59,17 +64,19 @@ static unsigned long ffih_stack_write_count(void) { return ffih_stack_writes; }
 """
 
 
-def preprocess_header(header: Path, include_dirs: tuple[Path, ...] = ()) -> str:
-    """The header after the preprocessor, system headers stubbed out, ready for ffi.cdef()."""
+def preprocess_header(header: Path, include_dirs: tuple[Path, ...] = (),
+                      defines: tuple[tuple[str, str], ...] = ()) -> str:
+    """The header after the preprocessor, system headers stubbed out, with its line markers and
+    #defines (clang -E -dD): the input of harness.target.declarations."""
     clang = find_toolchain().clang
     with tempfile.TemporaryDirectory(prefix="ffih-stubs-") as stubs:
         for name in STUB_HEADERS:
             stub = Path(stubs) / name
             stub.parent.mkdir(parents=True, exist_ok=True)
             stub.write_text("")
-        command = [str(clang), "-E", "-P", "-nostdinc", "-x", "c", f"-I{stubs}"]
+        command = [str(clang), "-E", "-dD", "-nostdinc", "-x", "c", f"-I{stubs}"]
         command += [f"-I{d}" for d in include_dirs]
-        command += [f"-D{d}" for d in STRIP_DEFINES]
+        command += [f"-D{d}" for d in STRIP_DEFINES] + [f"-D{name}={value}" for name, value in defines]
         command.append(str(header))
         out = subprocess.run(command, capture_output=True, text=True, check=False)
     if out.returncode != 0:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import copy
 import functools
-from dataclasses import dataclass, field
+import sys
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from cffi import model
@@ -17,11 +18,12 @@ from pycparser.c_parser import ParseError
 
 from harness.errors import TargetError
 from harness.target.cdef import preprocess_header
+from harness.target.declarations import SYSTEM_INTEGERS, usable_declarations
 
 # cffi knows these types natively; pycparser needs them declared to parse the header.
 _BUILTIN_NAMES = sorted(name for name in model.PrimitiveType.ALL_PRIMITIVE_TYPES if " " not in name
                         and name not in ("char", "short", "int", "long", "float", "double", "_Bool"))
-PREAMBLE = "".join(f"typedef int {name};\n" for name in _BUILTIN_NAMES) + "typedef int FILE;\n"
+PREAMBLE = "".join(f"typedef int {name};\n" for name in (*_BUILTIN_NAMES, *SYSTEM_INTEGERS, "FILE", "va_list"))
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,7 @@ class HeaderApi:
     enums: frozenset[str]
     callback_decls: dict[str, str]  # function-pointer type text -> its `RET NAME(ARGS)` shape
     callback_params: dict[str, tuple[Param, ...]] = field(default_factory=dict)  # type text -> its parameters
+    skipped: tuple[str, ...] = ()  # `file:line: skipped name: why` for what cffi cannot use
 
     def callback_externs(self) -> dict[str, tuple[str, str]]:
         """type text -> (extern "Python" name, declaration) for every function-pointer type."""
@@ -137,18 +140,29 @@ def parse_signatures(text: str, origin: str = "header") -> HeaderApi:
                      {**callback_params, **inline_params})
 
 
-def read_header(header: Path, include_dirs: tuple[Path, ...] = ()) -> tuple[str, HeaderApi]:
-    """The header preprocessed as for cffi, and what it declares; once per version of the file
-    in a process (the build and the contract both need it)."""
-    return _read_header(header, tuple(include_dirs), header.stat().st_mtime_ns)
+def read_header(header: Path, include_dirs: tuple[Path, ...] = (),
+                defines: tuple[tuple[str, str], ...] = ()) -> tuple[str, HeaderApi]:
+    """The header's declarations as cffi can use them (harness.target.declarations), and what it
+    declares; once per version of the file in a process (the build and the contract both need
+    it), which is when a line per declaration left out is written to stderr. defines: the
+    spec's, which may open parts of the header (a static-linking API)."""
+    return _read_header(header, tuple(include_dirs), tuple(defines), header.stat().st_mtime_ns)
 
 
 @functools.lru_cache(maxsize=32)
-def _read_header(header: Path, include_dirs: tuple[Path, ...], mtime_ns: int) -> tuple[str, HeaderApi]:
-    text = preprocess_header(header, include_dirs)
-    return text, parse_signatures(text, str(header))
+def _read_header(header: Path, include_dirs: tuple[Path, ...], defines: tuple[tuple[str, str], ...],
+                 mtime_ns: int) -> tuple[str, HeaderApi]:
+    own = (str(header.parent), *map(str, include_dirs))
+    try:
+        usable = usable_declarations(preprocess_header(header, include_dirs, defines), PREAMBLE, str(header), own)
+    except ParseError as exc:
+        raise TargetError(f"cannot parse the declarations: {exc}") from exc
+    for line in usable.skipped:
+        sys.stderr.write(f"ffi-harness: {line}\n")
+    return usable.cdef, replace(parse_signatures(usable.parseable, str(header)), skipped=usable.skipped)
 
 
-def header_signatures(header: Path, include_dirs: tuple[Path, ...] = ()) -> HeaderApi:
+def header_signatures(header: Path, include_dirs: tuple[Path, ...] = (),
+                      defines: tuple[tuple[str, str], ...] = ()) -> HeaderApi:
     """The functions declared by a header file (system headers stubbed as for cffi)."""
-    return read_header(header, include_dirs)[1]
+    return read_header(header, include_dirs, defines)[1]
