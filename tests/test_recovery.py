@@ -32,6 +32,21 @@ def _campaign(tmp_path: Path, surface: str, variant: str, runs: int, **options: 
     return campaign
 
 
+def test_a_leak_traced_while_an_input_crashes_takes_nothing_from_that_input():
+    """A callbacks worker (ci on the planted build): an input's recovered use-after-free in
+    sub_release, then a leak traced by the forked copy printed while that input ended, then the
+    input's Python exception and libFuzzer's 'fuzz target exited'. The crash was recorded as
+    'fuzz-target-exited in __run_exit_handlers' (its use-after-free went to the leak) and ci
+    called a known bug NEW; each now gets its own report."""
+    text = (LOG.parent / "traced-leak-while-crashing.log").read_text()
+    inputs = reported_inputs(text, TARGET.code)
+    assert [(r.finding.kind, r.finding.function, r.artifact.name.split("-")[0]) for r in inputs] == [
+        ("leak", "kv__dup_value", "leak"),
+        ("heap-use-after-free", "sub_release", "crash"),
+    ], [r.finding.title for r in inputs]
+    assert "fuzz target exited" in inputs[1].report and "IndexError" in inputs[1].report
+
+
 def test_a_worker_log_gives_one_finding_per_input():
     """A real strings worker on the planted build (halt_on_error=0): a contract violation, then
     inputs whose recovered overflow was followed by consequences in the same input (a wrong
