@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -88,16 +89,20 @@ class Campaign:
     def run(self) -> CampaignResult:
         """Run every fuzzer to its budget (or until stop()); return the result."""
         self.config.out_dir.mkdir(parents=True, exist_ok=True)
+        self._temp_dir.mkdir(exist_ok=True)
         tasks = self._tasks()
-        with ThreadPoolExecutor(max_workers=max(1, self.config.jobs)) as pool:
-            futures = [pool.submit(self._run_fuzzer, *task) for task in tasks]
-            for future in futures:
-                future.result()
-        self.result.seconds = time.monotonic() - self.started
-        for spec in self.config.fuzzers:
-            self.result.stats[spec.name].corpus_size = _count_files(self._work_corpus(spec))
-            if self.config.merge:
-                self.result.merged[spec.name] = self._merge(spec)
+        try:
+            with ThreadPoolExecutor(max_workers=max(1, self.config.jobs)) as pool:
+                futures = [pool.submit(self._run_fuzzer, *task) for task in tasks]
+                for future in futures:
+                    future.result()
+            self.result.seconds = time.monotonic() - self.started
+            for spec in self.config.fuzzers:
+                self.result.stats[spec.name].corpus_size = _count_files(self._work_corpus(spec))
+                if self.config.merge:
+                    self.result.merged[spec.name] = self._merge(spec)
+        finally:
+            shutil.rmtree(self._temp_dir, ignore_errors=True)
         return self.result
 
     def _merge(self, spec: FuzzerSpec) -> int:
@@ -203,7 +208,14 @@ class Campaign:
                                       keep_going=self.config.recover or None))
         env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
         env["PYTHONUNBUFFERED"] = "1"  # atheris prints Python exceptions on stdout: keep the order
+        # a worker killed inside a leak check, or ending while its forked copy traces a leak,
+        # leaves a capture file: in the run's own temp folder, removed when the campaign ends
+        env["TMPDIR"] = str(self._temp_dir)
         return env
+
+    @property
+    def _temp_dir(self) -> Path:
+        return self.config.out_dir / ".tmp"
 
     def _run_worker(self, spec: FuzzerSpec, worker: int, seed: int, seconds: float | None,
                     runs: int | None, fuzzer_started: float) -> tuple[int, str | None]:

@@ -1,12 +1,16 @@
-"""`ffi-harness init`: a starter target spec from headers, every contract entry guessed and
-marked for review.
+"""`ffi-harness init`: a starter target spec from headers, safe to fuzz before anyone reviews it.
 
-The guesses follow the conventions most C APIs use: a function named *free/close/destroy*
-taking `T *` ends the handles other functions return; `const char *` results are borrowed
-(from the first handle parameter, else static), other pointer results owned; a pointer
-followed by an integer named like a length is a buffer (an output buffer when not const);
-a function pointer with a `void *` is a callback registration, ended by the function named
-like un<register>/remove taking an integer id.
+The guesses follow the conventions most C APIs use, and only where a wrong one cannot make the
+driver free, write or keep what it must not: a function named like free/close/destroy/release
+(`foo_free`, `LZ4_freeStream`) taking `T *` ends the handles returned by functions named like
+new/create/open/parse/dup; `const char *` results are read at once (borrowed from the first
+handle parameter, or static); a pointer followed by an integer named like a length or capacity
+is a buffer of that many elements (an output buffer when not const); a function pointer with a
+`void *` is a callback registration, ended by the function named like un<register>/remove.
+Where the header does not say - a `T *` result of a function not named like a constructor, a
+pointer result nobody is known to free, a handle given to a function named like add/insert
+(does it take it?), a writable byte pointer with no length - the function is skipped, with a
+REVIEW line asking the question. Every guess is marked REVIEW as well.
 """
 
 from __future__ import annotations
@@ -19,11 +23,28 @@ from pathlib import Path
 from harness.contract.spec import is_integer, pointee
 from harness.target.header import HeaderApi, Signature, header_signatures
 
-DESTRUCTOR = re.compile(r"(free|close|destroy|release|delete|unref|dispose|fini|finish)$", re.I)
-LENGTH = re.compile(r"^(n|len|length|size|count|nbytes|.*_len|.*_length|.*_size)$", re.I)
-CAPACITY = re.compile(r"^(cap|capacity|size|len|buflen|bufsize|n|.*_cap|.*_size|.*_len)$", re.I)
+DESTRUCTOR_WORDS = {"free", "close", "destroy", "release", "delete", "unref", "dispose", "fini", "finish",
+                    "deinit", "destruct", "dealloc"}
+CONSTRUCTOR_WORDS = {"new", "create", "alloc", "open", "init", "make", "parse", "dup", "duplicate", "copy",
+                     "clone", "load", "construct"}
+OWNED_WORDS = {"dup", "strdup", "duplicate", "copy", "clone", "alloc", "new", "create", "print", "dump",
+               "format", "serialize", "encode", "export", "join", "concat", "tostring"}
+OUTPUT_OWNED_WORDS = OWNED_WORDS | {"take", "steal", "detach", "save", "read", "get_copy"}
+TAKES_WORDS = {"owned", "own", "take", "takes", "adopt", "steal", "give", "transfer", "nocopy", "consume"}
+HANDOVER_WORDS = {"add", "insert", "append", "prepend", "attach", "push", "adopt", "replace", "set", "put",
+                  "give", "move", "steal", "take", "link", "reparent"}
+LENGTH = re.compile(r"^(n|len|length|size|count|num|nmemb|nbytes|nelem|items|.*_(len|length|size|count|num)|"
+                    r".*(Len|Length|Size|Count|Num))$")
+CAPACITY = re.compile(r"^(cap|capacity|size|len|buflen|bufsize|n|count|num|nmemb|nbytes|"
+                      r".*_(cap|capacity|size|len|count)|.*(Cap|Capacity|Size|Len|Count))$")
 ENDS = re.compile(r"(unsubscribe|unwatch|unregister|remove_(listener|callback|handler|watch)|disconnect)", re.I)
+BYTES = ("char", "void", "unsigned char", "signed char", "uint8_t", "int8_t")
 REVIEW = "  # REVIEW"
+
+
+def words(name: str) -> set[str]:
+    """The words of a C name, snake_case or camelCase: LZ4_freeStream -> {lz4, free, stream}."""
+    return {w.lower() for w in re.findall(r"[A-Z]+\d*(?=[A-Z][a-z])|[A-Z]?[a-z]+\d*|[A-Z]+\d*|\d+", name)}
 
 
 def _toml_list(names: list[str]) -> str:
@@ -31,19 +52,56 @@ def _toml_list(names: list[str]) -> str:
 
 
 def _handles(api: HeaderApi) -> dict[str, tuple[list[str], str]]:
-    """type -> (constructors, destructor), for types some function returns and one ends."""
+    """type -> (constructors, destructor), for types a function named like a constructor
+    returns and one named like a destructor ends."""
     returned: dict[str, list[str]] = {}
     for sig in api.functions.values():
         base = pointee(sig.result)
-        if base and sig.result.count("*") == 1 and "char" not in base and base != "void":
+        if base and sig.result.count("*") == 1 and "char" not in base and base != "void" \
+                and not sig.result.startswith("const") and words(sig.name) & CONSTRUCTOR_WORDS:
             returned.setdefault(base, []).append(sig.name)
     found = {}
     for type_name, makers in returned.items():
-        ender = next((s.name for s in api.functions.values() if DESTRUCTOR.search(s.name) and s.params
+        ender = next((s.name for s in api.functions.values() if words(s.name) & DESTRUCTOR_WORDS and s.params
                       and pointee(s.params[0].ctype) == type_name and s.params[0].ctype.count("*") == 1), None)
         if ender:
             found[type_name] = (makers, ender)
     return found
+
+
+def _question(sig: Signature, api: HeaderApi, handles: dict, default_free: str | None) -> str | None:
+    """Why the starter cannot call sig safely without a human answer, or None."""
+    base = pointee(sig.result)
+    makers = {m for makers, _ in handles.values() for m in makers}
+    enders = {ender for _, ender in handles.values()}
+    if sig.name in makers or sig.name in enders or sig.name == default_free or words(sig.name) & DESTRUCTOR_WORDS:
+        return None
+    if base and sig.result.count("*") == 1 and not sig.result.startswith("const") and base != "void":
+        if base in handles:
+            return (f"returns {sig.result}: a new one (add it to [contract.handles.{base}].new) or borrowed "
+                    f'(returns = "borrowed", owner = ...)?')
+        if not (words(sig.name) & OWNED_WORDS and default_free):
+            return f'returns {sig.result}: who frees it (returns = "owned", free = ...) or is it borrowed?'
+    if sig.result.count("*") == 1 and base == "void" and not sig.result.startswith("const"):
+        return f'returns {sig.result}: owned (returns = "owned", free = ...), borrowed or static?'
+    handle_params = [p for p in sig.params if pointee(p.ctype) in handles and p.ctype.count("*") == 1]
+    if len(handle_params) > 1 and words(sig.name) & HANDOVER_WORDS:
+        later = ", ".join(p.name for p in handle_params[1:])
+        return f'does it take {later} (takes = ["{handle_params[-1].name}"]) or only use it?'
+    given = [p for p in sig.params if p.ctype.count("*") == 1 and not p.ctype.startswith("const")
+             and pointee(p.ctype) in BYTES and pointee(p.ctype) != "void"]
+    if given and words(sig.name) & TAKES_WORDS:
+        return f'does it take {given[0].name} (takes = ["{given[0].name}"]: malloc\'d, never used again)?'
+    outputs = [p for p in sig.params if p.ctype.count("*") == 2]
+    if outputs and not words(sig.name) & OUTPUT_OWNED_WORDS:
+        names = ", ".join(p.name for p in outputs)
+        return f'what it stores in {names}: owned (outputs.{outputs[0].name} = {{ returns = "owned" }}) or borrowed?'
+    lengths = {a.name for a, b in itertools.pairwise(sig.params) if is_integer(b.ctype, api.enums)}
+    for p in sig.params:
+        writable = p.ctype.count("*") == 1 and not p.ctype.startswith("const") and pointee(p.ctype) in BYTES
+        if writable and p.name not in lengths and p.ctype not in api.function_pointers and pointee(p.ctype) != "void":
+            return f"writes into {p.name} ({p.ctype}): how long must it be (out_buffers = {{ {p.name} = ... }})?"
+    return None
 
 
 def _default_free(api: HeaderApi) -> str | None:
@@ -59,13 +117,11 @@ def _function_entry(sig: Signature, api: HeaderApi, handles: dict, default_free:
         if sig.result.startswith("const"):
             if handle_params:
                 lines += [f'returns = "borrowed"{REVIEW}: until which calls does it stay valid?',
-                          f'owner = "{handle_params[0].name}"', "until = []"]
+                          f'owner = "{handle_params[0].name}"', 'until = ["*"]  # read at once: any call may end it']
             else:
                 lines.append(f'returns = "static"{REVIEW}: or borrowed (until = ["*"]) if it changes')
-        else:
+        else:  # named like an owned result, and a free function is known (else _question)
             lines.append(f'returns = "owned"{REVIEW}')
-            if not default_free:
-                lines.append(f'free = "FREE_FUNCTION"{REVIEW}: what releases it')
     params = list(sig.params)
     buffers, out_buffers = [], []
     for pointer, length in itertools.pairwise(params):
@@ -82,7 +138,7 @@ def _function_entry(sig: Signature, api: HeaderApi, handles: dict, default_free:
     if out_buffers:
         lines.append(f"out_buffers = {{ {', '.join(out_buffers)} }}{REVIEW}")
     for p in params:
-        if p.ctype.count("*") == 2:
+        if p.ctype.count("*") == 2 and default_free:
             length = next((q.name for q in params if q.ctype in ("size_t *",) and q is not p), None)
             extra = f', length = "{length}"' if length else ""
             lines.append(f'outputs.{p.name} = {{ returns = "owned"{extra} }}{REVIEW}: owned or borrowed?')
@@ -127,10 +183,16 @@ def starter_spec(headers: list[Path], sources: list[Path], name: str, spec_dir: 
            f"include_dirs = {_toml_list(dirs)}", "", "[contract]"]
     if default_free:
         out.append(f'free = "{default_free}"{REVIEW}: releases owned results')
+    questions = {sig.name: q for sig in api.functions.values()
+                 if (q := _question(sig, api, handles, default_free)) is not None}
+    if questions:  # the driver never calls these until someone answers
+        out.append("skip = [")
+        out += [f'    "{name}",{REVIEW}: {question}' for name, question in questions.items()]
+        out.append("]")
     for type_name, (makers, ender) in handles.items():
         out += ["", f"[contract.handles.{type_name}]", f"new = {_toml_list(makers)}{REVIEW}", f'free = "{ender}"']
     for sig in api.functions.values():
-        lines = _function_entry(sig, api, handles, default_free)
+        lines = [] if sig.name in questions else _function_entry(sig, api, handles, default_free)
         if lines:
             out += ["", f"[contract.functions.{sig.name}]", *lines]
     return "\n".join(out) + "\n", umbrella
