@@ -25,6 +25,8 @@ from harness.atomic import write_atomic
 from harness.campaign.registry import FuzzerSpec, resolve_fuzzers
 from harness.config import OPTIONS
 from harness.runtime.sanitizers import MARKER, SUPPRESSIONS, SanitizerOptions
+from harness.runtime.support import PREBUILT_NAME as SUPPORT_NAME
+from harness.runtime.support import compiled_support
 from harness.target.build import ENV_PREBUILT, MANIFEST, build
 from harness.target.spec import Target
 
@@ -60,6 +62,7 @@ def export_ossfuzz(target: Target, out: Path, variant: str = "clean") -> list[st
         shutil.copy2(target.library, prebuilt / target.library.name)
     spec_copy = _copy_target(target, prebuilt / "target")
     shutil.copy2(SUPPRESSIONS, prebuilt / SUPPRESSIONS.name)
+    shutil.copy2(compiled_support(), prebuilt / SUPPORT_NAME)  # the leak checks' library: no compiler there
     manifest = {"target": target.name, "variant": variant, "file": built.path.name,
                 "module_name": built.module_name, "cache_key": built.cache_key, "canaries": built.canaries,
                 "source_roots": [root.rstrip("/") for root in target.code.roots],

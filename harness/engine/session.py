@@ -16,7 +16,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from types import ModuleType
@@ -80,6 +80,7 @@ class _Budget:
 
     runs: int | None
     deadline: float | None
+    started: float = field(default_factory=time.monotonic)
 
     @classmethod
     def take(cls, argv: list[str]) -> _Budget | None:
@@ -141,7 +142,7 @@ def run_fuzzer(test_one_input: TestOneInput, argv: list[str] | None = None) -> N
             sys.stderr.write(STOP_NOTE + "\n")
             _stop(watch)
         elif budget is not None and budget.spent(watch.execs):
-            _stop(watch)
+            _stop(watch, done=budget.started)
 
     per_input = _with_hooks(one_input, loaded.loaded, replaying)
     atheris.Setup(args, per_input)
@@ -155,13 +156,16 @@ def run_fuzzer(test_one_input: TestOneInput, argv: list[str] | None = None) -> N
             watch.finish_tracing(block=True)
 
 
-def _stop(watch: LeakWatch) -> None:
+def _stop(watch: LeakWatch, done: float | None = None) -> None:
     """The run ends between two inputs (a stop request, or its budget spent): the input is
-    done; a last leak check, libFuzzer's final count of executions, then exit."""
+    done; a last leak check, libFuzzer's closing lines (`Done N runs` when the budget is spent:
+    done is when it started), then exit."""
     watch.finish_tracing(block=True, timeout=STOP_TRACE_SECONDS)
     if watch.interval > 0 and watch.recent:
         watch.check()
         watch.finish_tracing(block=True, timeout=STOP_TRACE_SECONDS)
+    if done is not None:
+        sys.stderr.write(f"Done {watch.execs} runs in {int(time.monotonic() - done)} second(s)\n")
     sys.stderr.write(final_executions(watch.execs))
     sys.stderr.flush()
     sys.stdout.flush()

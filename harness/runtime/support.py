@@ -8,17 +8,20 @@ import hashlib
 import os
 import subprocess
 import tempfile
+from pathlib import Path
 
-from harness.config import cache_root, uninstrumented_environment
+from harness.config import cache_root, setting, uninstrumented_environment
 from harness.errors import BuildError
 from harness.target.toolchain import find_toolchain
 
 SOURCE = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data", "ffih_support.c")
 
 
-@functools.cache
-def support_library() -> ctypes.CDLL:
-    """Compile (first time only) and load the support library."""
+PREBUILT_NAME = "ffih_support.so"  # its name in an export's prebuilt folder (no compiler there)
+
+
+def compiled_support() -> Path:
+    """The support library compiled for this toolchain (first time only), in the build cache."""
     with open(SOURCE, "rb") as handle:
         source = handle.read()
     toolchain = find_toolchain()
@@ -34,6 +37,14 @@ def support_library() -> ctypes.CDLL:
             os.unlink(tmp)
             raise BuildError(f"compiling {SOURCE} failed: {out.stderr.strip()[:300]}")
         os.replace(tmp, path)
-    library = ctypes.CDLL(str(path))
+    return path
+
+
+@functools.cache
+def support_library() -> ctypes.CDLL:
+    """Load the support library: an export's prebuilt copy, else compiled_support()."""
+    prebuilt = setting("prebuilt")
+    shipped = Path(prebuilt) / PREBUILT_NAME if prebuilt else None
+    library = ctypes.CDLL(str(shipped if shipped is not None and shipped.is_file() else compiled_support()))
     library.ffih_leak_check.restype = ctypes.c_int
     return library
