@@ -13,6 +13,7 @@ import pytest
 from harness.errors import BuildError, ToolchainError
 from harness.target import toolchain
 from harness.target.build import build, module_name, variant_defines
+from harness.target.loader import load
 from harness.target.spec import load_target_file
 
 
@@ -32,6 +33,23 @@ def test_variants_get_their_own_modules(target):
     assert ("KV_BUG_REPLACE_LEAK", "1") not in variant_defines(target, "strerror-oob")
     assert not any(k.startswith("KV_BUG_") for k, _ in variant_defines(target, "clean"))
     assert module_name(target, "take-stale-cache") == "_ffih_kv_take_stale_cache"
+    assert one.module_name.startswith("_ffih_kv_strerror_oob_") and one.module_name != planted.module_name
+
+
+def test_two_builds_of_one_library_are_two_modules_in_one_process(tmp_path):
+    """Specs differing only in `defines` used to make one module name: loading the second in
+    the same process returned the first build while Loaded.built named the second."""
+    (tmp_path / "two.h").write_text("int which(void);\n")
+    (tmp_path / "two.c").write_text('#include "two.h"\nint which(void) { return WHICH; }\n')
+    specs = []
+    for value in ("1", "2"):
+        spec = tmp_path / f"two{value}.toml"
+        spec.write_text(f'[target]\nname = "two"\nheader = "two.h"\nsources = ["two.c"]\n'
+                        f'defines = {{ WHICH = "{value}" }}\n')
+        specs.append(spec)
+    first, second = (load(load_target_file(spec), "clean") for spec in specs)
+    assert first.built.module_name != second.built.module_name
+    assert (first.lib.which(), second.lib.which()) == (1, 2)
 
 
 def _broken_target(tmp_path: Path, source: str) -> Path:

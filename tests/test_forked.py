@@ -55,3 +55,63 @@ def test_the_plugin_loads_a_profile_fit_for_forked_examples():
 
     assert settings.default.deadline is None
     assert Phase.explain not in settings.default.phases and Phase.shrink in settings.default.phases
+
+
+def _copy_property(loaded, code, seen: list[int] | None = None):
+    """A property with an interactive draw: the capacity is drawn near the length the library
+    reports for the stored value (st.data() inside the forked example)."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    lib, ffi = loaded.lib, loaded.ffi
+
+    @settings(max_examples=60, database=None, derandomize=True)
+    @given(value=st.binary(min_size=1, max_size=12).filter(lambda b: b"\0" not in b), data=st.data())
+    @harness.isolated(code, leak_check=False)
+    def copy_fits(value: bytes, data) -> None:
+        store = lib.kv_open(0)
+        lib.kv_put(store, b"key", value, len(value))
+        needed = ffi.new("size_t *")
+        lib.kv_copy_value(store, b"key", ffi.NULL, 0, needed)  # asks the library how long it is
+        cap = data.draw(harness.sizes_near(needed[0] - 1, spread=1), label="cap")
+        buf = ffi.cast("char *", lib.malloc(cap or 1))
+        lib.kv_copy_value(store, b"key", buf, cap, ffi.NULL)
+        lib.free(buf)
+        lib.kv_close(store)
+
+    return copy_fits
+
+
+def test_interactive_draws_in_a_forked_example_are_answered_by_the_parent(target, kv):
+    """st.data() used to fail with FlakyStrategyDefinition (the child's draws never reached
+    hypothesis). Quiet on the clean build; on copy-value-off-by-one the capacity equal to the
+    length is found, reported as the library's overflow, and shrunk."""
+    _copy_property(kv, target.code)()  # 60 examples, each drawing in the parent: no flaky error
+    bug = target.bug("copy-value-off-by-one")
+    with pytest.raises(SanitizerFinding) as raised:
+        _copy_property(harness.load(target, bug.id), target.code)()
+    assert (raised.value.finding.kind, raised.value.finding.function) == (bug.kind, bug.function)
+
+
+def test_a_draw_the_parent_cannot_rebuild_is_refused_with_the_fix():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from harness.testing.draws import UnanswerableDraw
+
+    class Opaque(st.SearchStrategy):
+        def do_draw(self, data):
+            return 1
+
+        def __repr__(self):
+            return "<Opaque>"
+
+    @settings(max_examples=1, database=None)
+    @given(data=st.data())
+    @harness.isolated(leak_check=False)
+    def uses_a_local_strategy(data) -> None:
+        data.draw(Opaque())
+
+    with pytest.raises(AssertionError) as raised:
+        uses_a_local_strategy()
+    assert UnanswerableDraw.__name__ in str(raised.value) and "draw it in the test before" in str(raised.value)

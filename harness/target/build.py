@@ -61,10 +61,13 @@ class BuiltModule:
     cache_key: str
 
 
-def module_name(target: Target, variant: str) -> str:
-    """The extension's import name, e.g. _ffih_kv_planted (PyInit_ is compiled in)."""
+def module_name(target: Target, variant: str, cache_key: str = "") -> str:
+    """The extension's import name, e.g. _ffih_kv_planted_1a2b3c4d5e (PyInit_ is compiled in).
+    It ends with the build's cache key: two builds of one library (other defines, another
+    header) are two modules, so one process can load both and never gets the first for the
+    second."""
     slug = "".join(c if c.isalnum() else "_" for c in f"{target.name}_{variant}")
-    return f"_ffih_{slug}"
+    return f"_ffih_{slug}" + (f"_{cache_key[:10]}" if cache_key else "")
 
 
 def variant_defines(target: Target, variant: str) -> list[tuple[str, str]]:
@@ -194,8 +197,8 @@ def build(target: Target, variant: str = "clean") -> BuiltModule:
         return exported
     defines = variant_defines(target, variant)
     cdef = cdef_text(target, variant)
-    name = module_name(target, variant)
     key = _cache_key(target, variant, cdef, defines)
+    name = module_name(target, variant, key)
     final = cache_root() / f"{name}-{key[:16]}"
     so_name = name + sysconfig.get_config_var("EXT_SUFFIX")
     built = BuiltModule(

@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 from harness.engine.protocol import CONTRACT_BANNER
 from harness.engine.recovery import ContractViolation
 from harness.runtime import leaks
+from harness.testing.draws import DrawChannel, is_data
 from harness.triage import Finding, TargetCode, parse_report
 
 EXIT_PYTHON_ERROR = 3
@@ -130,12 +131,18 @@ def _rss_mb(pid: int) -> float:
 def _fork_once(function: Callable[..., Any], args: tuple, kwargs: dict, target: TargetCode | None,
                timeout: float, leak_check: bool, rss_limit_mb: int | None) -> tuple[ForkResult, int]:
     fd, path = tempfile.mkstemp(prefix="ffih-fork-", suffix=".txt")
+    data = next((v for v in (*args, *kwargs.values()) if is_data(v)), None)
+    channel = DrawChannel() if data is not None else None
     sys.stdout.flush()
     sys.stderr.flush()
     started = time.monotonic()
     gc.freeze()  # the child's collections skip (and do not copy-on-write) the parent's objects
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child never returns
+        if channel is not None:  # st.data(): its draws are answered by this parent
+            stand_in = channel.child_side()
+            args = tuple(stand_in if is_data(v) else v for v in args)
+            kwargs = {k: stand_in if is_data(v) else v for k, v in kwargs.items()}
         _child(function, args, kwargs, fd, target, leak_check)
     gc.unfreeze()
     os.close(fd)
@@ -143,10 +150,22 @@ def _fork_once(function: Callable[..., Any], args: tuple, kwargs: dict, target: 
     blown = 0.0
     base_rss = _rss_mb(os.getpid())  # the child starts as a copy of this process
     pidfd = os.pidfd_open(pid)  # readable when the child ends: no polling delay after it does
+    requests = channel.parent_side() if channel is not None else None
     try:
         while True:
             left = timeout - (time.monotonic() - started)
-            ready, _, _ = select.select([pidfd], [], [], max(0.0, min(left, RSS_POLL_SECONDS)))
+            watched = [pidfd] if requests is None else [pidfd, requests]
+            ready, _, _ = select.select(watched, [], [], max(0.0, min(left, RSS_POLL_SECONDS)))
+            if requests is not None and requests in ready:
+                try:
+                    if not channel.serve(data):  # type: ignore[union-attr]
+                        requests = None  # the child closed its end
+                except BaseException:  # hypothesis ended the example inside the draw: so does the child
+                    os.kill(pid, signal.SIGKILL)
+                    os.waitpid(pid, 0)
+                    os.unlink(path)
+                    raise
+                continue
             if ready:
                 _, status = os.waitpid(pid, 0)
                 break
@@ -160,6 +179,8 @@ def _fork_once(function: Callable[..., Any], args: tuple, kwargs: dict, target: 
                 break
     finally:
         os.close(pidfd)
+        if channel is not None:
+            channel.close()
     seconds = time.monotonic() - started
     with open(path, "rb") as handle:
         output = handle.read().decode("utf-8", "replace")
