@@ -115,3 +115,19 @@ def test_a_draw_the_parent_cannot_rebuild_is_refused_with_the_fix():
     with pytest.raises(AssertionError) as raised:
         uses_a_local_strategy()
     assert UnanswerableDraw.__name__ in str(raised.value) and "draw it in the test before" in str(raised.value)
+
+
+def test_a_failure_message_lists_the_sequence_calls_as_c_before_the_report():
+    """A contract-machine failure used to read `state.lib_watch(data=b'!\\x01')`: the driver's
+    calls (traced in the child) are listed as C between the frames and the report."""
+    from harness.engine.protocol import CALL_TRACE
+    from harness.testing.forked import describe
+    from harness.triage import Finding
+
+    finding = Finding("heap-buffer-overflow", "AddressSanitizer", (), None, None, "WRITE 1")
+    output = "\n".join([f"{CALL_TRACE}cfg_new()", f'{CALL_TRACE}cfg_escape("a\\x01", out, 1)',
+                        "==1==ERROR: AddressSanitizer: heap-buffer-overflow"])
+    message = describe(finding, output)
+    calls = message.split("calls made, as C:\n", 1)[1].split("\n\n", 1)
+    assert calls[0].splitlines() == ["    cfg_new();", '    cfg_escape("a\\x01", out, 1);']
+    assert calls[1].startswith("==1==ERROR: AddressSanitizer") and CALL_TRACE not in calls[1]

@@ -208,6 +208,12 @@ def test_sequence_state_machine_finds_and_shrinks(bug):
     finding = raised.value.finding
     assert (finding.kind, finding.function) == (expected.kind, expected.function), finding.title
     assert 1 <= len(machine.last) <= 3, machine.last  # shrunk to the calls the bug needs
+    # the message shows the shrunk program's calls as C, with their arguments
+    calls = str(raised.value).split("calls made, as C:\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    # (the constructors the driver calls for handle arguments included)
+    assert all(line.strip().startswith("cfg_") and "cdata" not in line for line in calls), calls
+    recorded = [args[0] for _, args in machine.last]
+    assert all(any(line.strip().startswith(f"{name}(") for line in calls) for name in recorded), (recorded, calls)
 
 
 @pytest.mark.slow

@@ -30,6 +30,7 @@ RECOVERED_NOTE = "the sanitizer report above did not end the process (halt_on_er
 STACK_WRITE_NOTE = "the sanitizer report above wrote out of bounds on the stack: the process ends"
 LEAK_TRACED_NOTE = "INFO: ffi-harness: leak traced to one input"
 ATHERIS_BANNER = "=== Uncaught Python exception: ==="
+CALL_TRACE = "ffi-harness sequence: "  # a sequence driver call, as C, before it is made (trace)
 # libFuzzer: "#4096  pulse  cov: 283 ft: 459 corp: 9/179b ..." and the final statistics
 PROGRESS = re.compile(r"^#(?P<execs>\d+)\s+\w+\s+cov: (?P<cov>\d+) ft: (?P<ft>\d+) corp: (?P<corp>\d+)/")
 FINAL_EXECS = re.compile(r"^stat::number_of_executed_units: (?P<execs>\d+)", re.M)

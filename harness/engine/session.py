@@ -32,6 +32,9 @@ from harness.target.loader import Loaded, load, load_binding
 from harness.target.spec import resolve_target
 
 STOP_TRACE_SECONDS = 3.0  # within the campaign's grace period: a leak being traced may finish
+# at the end of a budget nobody is waiting: a leak found by the last check may take this long to
+# trace (well inside the campaign's OVERTIME_SECONDS)
+BUDGET_TRACE_SECONDS = 20.0
 
 
 class Session:
@@ -160,10 +163,11 @@ def _stop(watch: LeakWatch, done: float | None = None) -> None:
     """The run ends between two inputs (a stop request, or its budget spent): the input is
     done; a last leak check, libFuzzer's closing lines (`Done N runs` when the budget is spent:
     done is when it started), then exit."""
-    watch.finish_tracing(block=True, timeout=STOP_TRACE_SECONDS)
+    wait = STOP_TRACE_SECONDS if done is None else BUDGET_TRACE_SECONDS
+    watch.finish_tracing(block=True, timeout=wait)
     if watch.interval > 0 and watch.recent:
         watch.check()
-        watch.finish_tracing(block=True, timeout=STOP_TRACE_SECONDS)
+        watch.finish_tracing(block=True, timeout=wait)
     if done is not None:
         sys.stderr.write(f"Done {watch.execs} runs in {int(time.monotonic() - done)} second(s)\n")
     sys.stderr.write(final_executions(watch.execs))

@@ -1,11 +1,12 @@
 """The contract-driven sequence driver as a hypothesis state machine.
 
-One rule per function of the target's API (named after it, so a failing example reads as
-the C calls it makes: `state.cfg_set(data=b'...')`); each rule records the call with the
-bytes its arguments are drawn from. At teardown harness.stateful runs the recorded calls in
-a forked child through the same SequenceDriver the `sequence` fuzzer uses, so the contract
-is honoured the same way, and a sanitizer report, a leak or a contract violation becomes a
-failing example that hypothesis shrinks, saves in its database and replays first.
+One rule per function of the target's API (named after it: `state.cfg_set(data=b'...')`);
+each rule records the call with the bytes its arguments are drawn from, and the child prints
+each call as C, so a failure's message lists the calls with their real arguments. At
+teardown harness.stateful runs the recorded calls in a forked child through the same
+SequenceDriver the `sequence` fuzzer uses, so the contract is honoured the same way, and a
+sanitizer report, a leak or a contract violation becomes a failing example that hypothesis
+shrinks, saves in its database and replays first.
 
     TestCfg = sequence_machine(load(resolve_target("cfg.toml"), "clean")).TestCase
 """
@@ -33,6 +34,7 @@ def sequence_machine(loaded: Loaded, step_bytes: int = STEP_BYTES) -> type[Isola
         """Runs in the forked child, on the driver the parent built (inherited by fork)."""
 
         def __init__(self) -> None:
+            driver.trace = True  # each call as C in the child's output: a failure shows them
             driver.begin()
 
         def call(self, function: str, data: bytes) -> None:

@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from harness.contract.spec import FunctionContract
+from harness.engine.protocol import CALL_TRACE
 from harness.sequence.state import Arg, Handle
 
 
@@ -40,7 +41,9 @@ def print_call(ffi: Any, fc: FunctionContract, plan: list[Arg], values: dict[str
             shown.append(f"&{arg.name}")
         elif arg.role in ("callback", "callback_sync", "release", "user_data"):
             shown.append(arg.role if value is not None and value != ffi.NULL else "NULL")
+        elif isinstance(value, ffi.CData):  # a buffer the driver made: its name, not its address
+            shown.append("NULL" if value == ffi.NULL else arg.name)
         else:
             shown.append(str(value))
-    sys.stderr.write(f"ffi-harness sequence: {fc.name}({', '.join(shown)})\n")
+    sys.stderr.write(f"{CALL_TRACE}{fc.name}({', '.join(shown)})\n")
     sys.stderr.flush()

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from harness.engine.protocol import CONTRACT_BANNER
+from harness.engine.protocol import CALL_TRACE, CONTRACT_BANNER
 from harness.engine.recovery import ContractViolation
 from harness.runtime import leaks
 from harness.testing.draws import DrawChannel, is_data
@@ -44,16 +44,23 @@ class SanitizerFinding(AssertionError):
 
 
 SHOWN_FRAMES = 8
+SHOWN_CALLS = 30
 REPORT_LINES = 40
 
 
 def describe(finding: Finding, report: str) -> str:
     """A failure message a reader can act on: the finding, then its frames in target code
-    (symbolized: function and file:line; the other frames when none is the target's), then the
-    start of the sanitizer's own report."""
+    (symbolized: function and file:line; the other frames when none is the target's), the C
+    calls a sequence driver made (the last SHOWN_CALLS), then the start of the sanitizer's own
+    report."""
     frames = [f for f in finding.frames if f.in_target] or [f for f in finding.frames if not f.ignored]
     shown = [f"    #{f.index} {f.describe()}" for f in frames[:SHOWN_FRAMES]]
-    excerpt = "\n".join(report.strip().splitlines()[:REPORT_LINES])
+    lines = report.strip().splitlines()
+    calls = [line[len(CALL_TRACE):] for line in lines if line.startswith(CALL_TRACE)]
+    if calls:
+        skipped = [f"    ... {len(calls) - SHOWN_CALLS} earlier calls"] if len(calls) > SHOWN_CALLS else []
+        shown += ["", "calls made, as C:", *skipped, *(f"    {call};" for call in calls[-SHOWN_CALLS:])]
+    excerpt = "\n".join([line for line in lines if not line.startswith(CALL_TRACE)][:REPORT_LINES])
     return "\n".join([f"{finding.title} [{finding.stack_hash}]", *shown, "", excerpt])
 
 
