@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
@@ -14,8 +15,9 @@ BUG = ["--target", str(CFG_SPEC), "--variant", "escape-truncated-nul"]
 
 
 def ci(tmp_path: Path, *extra: str, runs: int = 20_000) -> tuple[int, dict, ET.Element, dict]:
+    out_dir = tempfile.mkdtemp(prefix="ci-", dir=tmp_path)  # a fresh run folder, not the spec's runs/
     command = [sys.executable, "-m", "harness", "ci", *extra, "--runs", str(runs), "--crash-dir",
-               str(tmp_path / "crashes"), "--reports", str(tmp_path / "reports"), "--json"]
+               str(tmp_path / "crashes"), "--reports", str(tmp_path / "reports"), "--out", out_dir, "--json"]
     out = subprocess.run(command, capture_output=True, text=True, timeout=900, cwd=tmp_path)
     summary = json.loads(out.stdout.strip().splitlines()[-1])
     junit = ET.parse(tmp_path / "reports" / "ci.xml").getroot()
