@@ -102,6 +102,14 @@ class LeakWatch:
             os._exit(EXIT_FINDINGS)
         self.recent.clear()
 
+    def finish(self, timeout: float = TRACE_WAIT_SECONDS) -> None:
+        """The run ends: a trace in progress is finished, then the inputs since the last check
+        are checked (and a leak among them traced), each wait at most timeout seconds."""
+        self.finish_tracing(block=True, timeout=timeout)
+        if self.interval > 0 and self.recent:
+            self.check()
+            self.finish_tracing(block=True, timeout=timeout)
+
     def _trace_in_copy(self, inputs: list[bytes], found: leaks.LeakCheck) -> None:
         """Bisect in a forked copy of this process and let fuzzing go on (see the class)."""
         fd, name = tempfile.mkstemp(prefix="ffih-leak-trace-", suffix=".txt")

@@ -153,21 +153,14 @@ def run_fuzzer(test_one_input: TestOneInput, argv: list[str] | None = None) -> N
     try:
         atheris.Fuzz()  # a fuzzing budget ends in _stop; other modes return or exit by themselves
     finally:
-        watch.finish_tracing(block=True)
-        if watch.interval > 0 and watch.recent:
-            watch.check()
-            watch.finish_tracing(block=True)
+        watch.finish()
 
 
 def _stop(watch: LeakWatch, done: float | None = None) -> None:
     """The run ends between two inputs (a stop request, or its budget spent): the input is
     done; a last leak check, libFuzzer's closing lines (`Done N runs` when the budget is spent:
     done is when it started), then exit."""
-    wait = STOP_TRACE_SECONDS if done is None else BUDGET_TRACE_SECONDS
-    watch.finish_tracing(block=True, timeout=wait)
-    if watch.interval > 0 and watch.recent:
-        watch.check()
-        watch.finish_tracing(block=True, timeout=wait)
+    watch.finish(STOP_TRACE_SECONDS if done is None else BUDGET_TRACE_SECONDS)
     if done is not None:
         sys.stderr.write(f"Done {watch.execs} runs in {int(time.monotonic() - done)} second(s)\n")
     sys.stderr.write(final_executions(watch.execs))
