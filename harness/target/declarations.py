@@ -58,9 +58,11 @@ def usable_declarations(text: str, preamble: str, origin: str, own_folders: tupl
     """text: clang -E -dD output (line markers and #defines kept); preamble: typedefs pycparser
     needs for cffi's built-in types (not part of the result); origin: the header's path;
     own_folders: where the library's own headers are (their macros are the library's)."""
-    lines, macros = _split_macros(text, tuple(os.path.join(os.path.realpath(f), "") for f in own_folders))
+    lines = text.splitlines()
+    places = _places(lines, preamble)  # blanking a line below keeps every line's place
+    macros = _take_macros(lines, places, tuple(os.path.join(os.path.realpath(f), "") for f in own_folders))
     skipped: list[str] = []
-    ast = _parse(lines, preamble, origin, skipped)
+    ast = _parse(lines, places, preamble, origin, skipped)
     declared = _Declared()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # cffi warns on string literals it ignores (asm labels)
@@ -80,42 +82,38 @@ def _where(file: str, line: int) -> str:
     return f"{file if relative.startswith('..') else relative}:{line}"
 
 
-def _split_macros(text: str, own: tuple[str, ...]) -> tuple[list[str], list[_Macro]]:
-    """The text's lines with each #define/#undef blanked (line numbers stay), and the
-    library's own macros still defined at the end, in order."""
-    lines = text.splitlines()
-    file, line = "", 0
+def _take_macros(lines: list[str], places: list[tuple[str, int]], own: tuple[str, ...]) -> list[_Macro]:
+    """Blank each #define/#undef line (in place: line numbers stay); the library's own macros
+    still defined at the end, in order."""
     macros: dict[str, _Macro] = {}
     for index, raw in enumerate(lines):
-        marker = _MARKER.match(raw)
-        if marker:
-            file, line = marker.group(2), int(marker.group(1))
-            continue
         stripped = raw.strip()
-        if stripped.startswith("#") and not stripped.startswith("#pragma"):
-            define = _DEFINE.match(stripped)
-            if define and not file.startswith("<") and os.path.realpath(file).startswith(own):
-                name, paren, body = define.group(1), define.group(2), (define.group(3) or "").strip()
-                macros[name] = _Macro(name, body, bool(paren), _where(file, line))
-            elif stripped.startswith("#undef"):
-                macros.pop(stripped.split()[1] if len(stripped.split()) > 1 else "", None)
-            lines[index] = ""
-        line += 1
-    return lines, list(macros.values())
+        if not stripped.startswith("#") or stripped.startswith("#pragma") or _MARKER.match(raw):
+            continue
+        file, line = places[index]
+        define = _DEFINE.match(stripped)
+        if define and not file.startswith("<") and os.path.realpath(file).startswith(own):
+            name, paren, body = define.group(1), define.group(2), (define.group(3) or "").strip()
+            macros[name] = _Macro(name, body, bool(paren), _where(file, line))
+        elif stripped.startswith("#undef"):
+            macros.pop(stripped.split()[1] if len(stripped.split()) > 1 else "", None)
+        lines[index] = ""
+    return list(macros.values())
 
 
 def _count_nodes(preamble: str) -> int:
     return len(c_parser.CParser().parse(preamble).ext) if preamble else 0
 
 
-def _parse(lines: list[str], preamble: str, origin: str, skipped: list[str]) -> c_ast.FileAST:
+def _parse(lines: list[str], places: list[tuple[str, int]], preamble: str, origin: str,
+           skipped: list[str]) -> c_ast.FileAST:
     """pycparser's tree of the lines; a top-level declaration it cannot parse is dropped (and
     named in skipped), then the rest is parsed again."""
     for _ in range(MAX_SKIPPED_CHUNKS):
         try:
             return _parse_text(lines, preamble, origin)
         except ParseError as exc:
-            places, chunks = _places(lines, preamble), _chunks(lines)
+            chunks = _chunks(lines)
             index = _error_line(str(exc), places)
             chunk = (next(c for c in chunks if c[0] <= index <= c[1]) if index is not None
                      else _first_failing(chunks, lines, preamble, origin))
