@@ -29,7 +29,7 @@ CONSTRUCTOR_WORDS = {"new", "create", "alloc", "open", "init", "make", "parse", 
                      "clone", "load", "construct"}
 OWNED_WORDS = {"dup", "strdup", "duplicate", "copy", "clone", "alloc", "new", "create", "print", "dump",
                "format", "serialize", "encode", "export", "join", "concat", "tostring"}
-OUTPUT_OWNED_WORDS = OWNED_WORDS | {"take", "steal", "detach", "save", "read", "get_copy"}
+OUTPUT_OWNED_WORDS = OWNED_WORDS | {"take", "steal", "detach", "save", "read"}
 TAKES_WORDS = {"owned", "own", "take", "takes", "adopt", "steal", "give", "transfer", "nocopy", "consume"}
 HANDOVER_WORDS = {"add", "insert", "append", "prepend", "attach", "push", "adopt", "replace", "set", "put",
                   "give", "move", "steal", "take", "link", "reparent"}
@@ -88,6 +88,7 @@ def _question(sig: Signature, api: HeaderApi, handles: dict, default_free: str |
     if len(handle_params) > 1 and words(sig.name) & HANDOVER_WORDS:
         later = ", ".join(p.name for p in handle_params[1:])
         return f'does it take {later} (takes = ["{handle_params[-1].name}"]) or only use it?'
+    # writable byte buffers (char *, uint8_t *, ...; a void * is user data or opaque)
     given = [p for p in sig.params if p.ctype.count("*") == 1 and not p.ctype.startswith("const")
              and pointee(p.ctype) in BYTES and pointee(p.ctype) != "void"]
     if given and words(sig.name) & TAKES_WORDS:
@@ -97,10 +98,10 @@ def _question(sig: Signature, api: HeaderApi, handles: dict, default_free: str |
         names = ", ".join(p.name for p in outputs)
         return f'what it stores in {names}: owned (outputs.{outputs[0].name} = {{ returns = "owned" }}) or borrowed?'
     lengths = {a.name for a, b in itertools.pairwise(sig.params) if is_integer(b.ctype, api.enums)}
-    for p in sig.params:
-        writable = p.ctype.count("*") == 1 and not p.ctype.startswith("const") and pointee(p.ctype) in BYTES
-        if writable and p.name not in lengths and p.ctype not in api.function_pointers and pointee(p.ctype) != "void":
-            return f"writes into {p.name} ({p.ctype}): how long must it be (out_buffers = {{ {p.name} = ... }})?"
+    unmeasured = next((p for p in given if p.name not in lengths), None)
+    if unmeasured is not None:
+        return (f"writes into {unmeasured.name} ({unmeasured.ctype}): how long must it be "
+                f"(out_buffers = {{ {unmeasured.name} = ... }})?")
     return None
 
 
