@@ -1,5 +1,6 @@
 """Minimize a crashing input with libFuzzer's -minimize_crash (through atheris), keeping it
-only when the smaller input still produces the same stack hash."""
+only when the smaller input still produces the same stack hash; and, after a campaign, the
+inputs it added to the crash store."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ from pathlib import Path
 
 from harness.atomic import die_with_parent
 from harness.campaign.registry import FuzzerSpec
+from harness.campaign.results import CampaignResult
 from harness.config import worker_environment
 from harness.runtime.sanitizers import SanitizerOptions, child_environment
+from harness.store.crashstore import CrashStore
 from harness.store.replay import ReplayCase, replay
 from harness.target.spec import Target
 
@@ -55,3 +58,29 @@ def minimize(spec: FuzzerSpec, data: bytes, target: Target, variant: str, stack_
             return None
         result = replay([ReplayCase(smaller, spec.name, stack_hash)], target, variant, jobs=1)[0]
         return smaller.read_bytes() if result.verdict == "reproduces" else None
+
+
+def minimize_new_findings(result: CampaignResult, seconds: float, stop: threading.Event) -> int:
+    """Minimize the crash-store inputs a campaign added, within `seconds` in all (libFuzzer
+    -minimize_crash, kept only when the stack hash stays), first found first; a stop request
+    ends it at once, the inputs as found stay. Returns how many were made smaller."""
+    config = result.config
+    deadline = time.monotonic() + seconds
+    smaller = 0
+    specs = {spec.name: spec for spec in config.fuzzers}
+    for found in sorted(result.findings.values(), key=lambda f: f.seconds_to_find):
+        left = deadline - time.monotonic()
+        if stop.is_set() or left < 1:
+            break
+        if not found.new or found.stored is None or config.crash_dir is None:
+            continue
+        store = CrashStore(config.crash_dir)
+        crash = store.find(found.finding.stack_hash)
+        if crash is None:
+            continue
+        data = minimize(specs[found.fuzzer], crash.input.read_bytes(), config.target, config.variant,
+                        found.finding.stack_hash, found.finding.kind, seconds=left, stop=stop)
+        if data is not None:
+            store.set_minimized(crash, data)
+            smaller += 1
+    return smaller

@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from harness.atomic import die_with_parent
-from harness.campaign.minimize import minimize
+from harness.campaign.minimize import minimize_new_findings
 from harness.campaign.registry import FuzzerSpec
 from harness.campaign.results import CampaignConfig, CampaignFinding, CampaignResult, FuzzerStats
 from harness.campaign.worker_log import ReportedInput, input_digest, reported_inputs
@@ -372,28 +372,9 @@ class Campaign:
         return crash.folder, new
 
     def minimize_stored(self, seconds: float) -> int:
-        """Minimize the crash-store inputs this campaign added, within `seconds` in all (libFuzzer
-        -minimize_crash, kept only when the stack hash stays); a stop request ends it at once,
-        the inputs as found stay. Returns how many were made smaller."""
-        deadline = time.monotonic() + seconds
-        smaller = 0
-        specs = {spec.name: spec for spec in self.config.fuzzers}
-        for found in sorted(self.result.findings.values(), key=lambda f: f.seconds_to_find):
-            left = deadline - time.monotonic()
-            if self.stop.is_set() or left < 1:
-                break
-            if not found.new or found.stored is None or self.config.crash_dir is None:
-                continue
-            store = CrashStore(self.config.crash_dir)
-            crash = store.find(found.finding.stack_hash)
-            if crash is None:
-                continue
-            data = minimize(specs[found.fuzzer], crash.input.read_bytes(), self.config.target, self.config.variant,
-                            found.finding.stack_hash, found.finding.kind, seconds=left, stop=self.stop)
-            if data is not None:
-                store.set_minimized(crash, data)
-                smaller += 1
-        return smaller
+        """Minimize the crash-store inputs this campaign added, within `seconds` in all (see
+        harness.campaign.minimize.minimize_new_findings); returns how many were made smaller."""
+        return minimize_new_findings(self.result, seconds, self.stop)
 
 
 def _count_files(folder: Path) -> int:
