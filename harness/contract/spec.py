@@ -1,8 +1,8 @@
 """The ownership and lifetime contract of a C API, read from the [contract] table of a target spec.
 
     [contract]
-    free = "kv_free"                 # default free function of owned results
-    skip = ["kv_dispatch_threaded"]  # never called by the generic driver
+    free = "cfg_string_free"         # default free function of owned results
+    skip = ["cfg_dispatch_threaded"] # never called by the generic driver
 
     [contract.handles.cfg_doc]       # handle type `cfg_doc *`
     new = ["cfg_new", "cfg_parse"]   # constructors: their results are owned handles

@@ -1,6 +1,6 @@
 """The crash store: one folder per distinct bug under corpus/crashes/, never losing a finding.
 
-    corpus/crashes/heap-use-after-free-kv__find-1a2b3c4d5e6f7a8b/
+    corpus/crashes/heap-use-after-free-mylib_find-1a2b3c4d5e6f7a8b/
         input          the minimized input (the original when minimization did not help)
         original       the input as first found
         report.txt     the full sanitizer report of the first occurrence

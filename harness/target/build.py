@@ -62,7 +62,7 @@ class BuiltModule:
 
 
 def module_name(target: Target, variant: str, cache_key: str = "") -> str:
-    """The extension's import name, e.g. _ffih_kv_planted_1a2b3c4d5e (PyInit_ is compiled in).
+    """The extension's import name, e.g. _ffih_mylib_clean_1a2b3c4d5e (PyInit_ is compiled in).
     It ends with the build's cache key: two builds of one library (other defines, another
     header) are two modules, so one process can load both and never gets the first for the
     second."""

@@ -22,7 +22,7 @@ STRIP_DEFINES = ("__attribute__(x)=", "__restrict=", "__restrict__=", "restrict=
                  "__signed__=signed", "_Alignas(x)=", "__forceinline=inline")
 
 # What every target gets in addition to its header: the allocator, for buffers whose
-# ownership crosses the boundary (kv_put_owned-style parameters, exact-size inputs).
+# ownership crosses the boundary (parameters the library takes and frees, exact-size inputs).
 HARNESS_CDEF = """
 void *malloc(size_t);
 void *calloc(size_t, size_t);

@@ -51,7 +51,7 @@ class Finding:
 
     @property
     def title(self) -> str:
-        """A one-line name in ClusterFuzz style: 'heap-use-after-free READ 8 in kv__find'."""
+        """A one-line name in ClusterFuzz style: 'heap-use-after-free READ 8 in mylib_find'."""
         parts = [self.kind]
         if self.access:
             parts.append(self.access)

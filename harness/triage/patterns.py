@@ -28,7 +28,7 @@ ASAN_ZERO_PAGE = re.compile(r"Hint: address points to the zero page")
 ASAN_OOM = re.compile(r"hard rss limit exhausted|out of memory: allocator is trying|"
                       r"allocation-size-too-big|exceeds maximum supported size|malloc limit")
 
-# /work/main/target_c/src/kv_error.c:34:12: runtime error: index 10 out of bounds for type ...
+# /src/mylib/src/errors.c:34:12: runtime error: index 10 out of bounds for type ...
 UBSAN_ERROR = re.compile(
     r"^(?P<file>[^\s:][^:\n]*):(?P<line>\d+):(?P<column>\d+): runtime error: (?P<message>.+)$", re.M)
 
@@ -61,7 +61,7 @@ PY_FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+), in (?P<f
 PY_EXCEPTION = re.compile(r"^(?P<type>[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning|"
                           r"Failure|[A-Z]\w*))(?::\s?(?P<message>.*))?$")
 
-#     #1 0x7fdb759d3b29 in kv_get_cstr /work/main/target_c/src/kv_values.c:43:16
+#     #1 0x7fdb759d3b29 in mylib_get /src/mylib/src/values.c:43:16
 #     #34 0x55f712f2b080 in _start (/root/.pyenv/versions/3.11.7/bin/python3.11+0x1080) (BuildId: a7)
 #     #3 0x7f42 (/lib/x86_64-linux-gnu/libc.so.6+0x2724a) (BuildId: 9f2a)
 #     #4 0x7f147ffa6cc0  (/root/.pyenv/versions/3.11.7/lib/libpython3.11.so.1.0+0x1a6cc0)  (symbolize=0)
@@ -75,5 +75,5 @@ BUILD_ID = re.compile(r"\s*\(BuildId: [0-9a-f]+\)$")
 # to garbage. If it is really the result of ffi.new_handle(), then the Python object has ...
 PY_FATAL = re.compile(r"^Fatal Python error: (?P<message>.+)$", re.M)
 
-# SUMMARY: AddressSanitizer: heap-buffer-overflow /path/file.c:43:16 in kv_get_cstr
+# SUMMARY: AddressSanitizer: heap-buffer-overflow /path/file.c:43:16 in mylib_get
 SUMMARY = re.compile(r"^SUMMARY: (?P<text>.+)$", re.M)

@@ -17,7 +17,7 @@ import threading
 from harness.config import uninstrumented_environment
 from harness.target.toolchain import find_toolchain
 
-#     #0 0x7f147ef66e7a  (/root/.cache/ffi-harness/_ffih_kv.so+0x21e7a) (BuildId: bba9c3)
+#     #0 0x7f147ef66e7a  (/root/.cache/ffi-harness/_ffih_mylib.so+0x21e7a) (BuildId: bba9c3)
 UNSYMBOLIZED = re.compile(r"^(?P<lead>\s*#(?P<index>\d+) 0x(?P<address>[0-9a-f]+))\s+"
                           r"\((?P<module>[^()+]+)\+0x(?P<offset>[0-9a-f]+)\)(?P<rest>.*)$", re.M)
 SYSTEM_MODULES = re.compile(r"/libc\.so|/libstdc\+\+|/ld-linux|/libpthread|/libm\.so|asan_with_fuzzer|"
