@@ -45,7 +45,7 @@ _EXPORTS = {
     "non_bmp_text": "harness.testing.strategies",
     "path_bytes": "harness.testing.strategies",
     "sizes_near": "harness.testing.strategies",
-    "isolated": "harness.testing.forked",
+    "isolated": "harness.testing.isolated",
     "run_forked": "harness.testing.forked",
     "SanitizerFinding": "harness.testing.forked",
     "IsolatedMachine": "harness.testing.stateful",
@@ -107,7 +107,8 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from harness.sequence.machine import sequence_machine
     from harness.target.loader import Loaded, load
     from harness.target.spec import Target, resolve_target
-    from harness.testing.forked import SanitizerFinding, isolated, run_forked
+    from harness.testing.forked import SanitizerFinding, run_forked
+    from harness.testing.isolated import isolated
     from harness.testing.stateful import Executor, IsolatedMachine
     from harness.testing.strategies import (
         buffers,

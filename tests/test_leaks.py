@@ -3,6 +3,8 @@ CPython's and other foreign allocations never are, and LeakWatch finds the leaki
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import hashlib
 import os
 import threading
@@ -11,7 +13,7 @@ import time
 import pytest
 
 from harness.engine.leakwatch import LEAK_CHECK_SHARE, LeakWatch
-from harness.runtime import leaks
+from harness.runtime import allocations, leaks
 from harness.runtime.support import support_library
 from harness.triage.symbolize import symbolize_report
 
@@ -124,3 +126,54 @@ def test_campaign_leak_watch_traces_in_a_copy_and_goes_on(kv, target_code, tmp_p
     with pytest.raises(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)  # already reaped: no zombie left
     assert not list(tmp_path.glob(".*")), "a temporary file was left"
+
+
+def _free_copy_and_close(kv) -> None:
+    store = kv.lib.kv_open(0)
+    kv.lib.kv_put(store, b"k", b"a copy freed by its owner", 25)
+    out, out_len = kv.ffi.new("uint8_t **"), kv.ffi.new("size_t *")
+    kv.lib.kv_get_copy(store, b"k", out, out_len)
+    kv.lib.kv_free(out[0])
+    kv.lib.kv_close(store)
+
+
+def test_a_block_kept_from_target_code_survives_and_the_scan_reports_it(kv, target_code):
+    """The per-example check (leak_check="example") scans when a block allocated through target
+    code since the mark is still allocated - here the leaked copy."""
+    leaks.check(target_code)
+    assert allocations.begin()
+    try:
+        leak_a_target_copy(kv)
+        gc.collect()
+        assert allocations.target_survivors(target_code) >= 1
+        found = leaks.check_since_mark(target_code)
+    finally:
+        allocations.end()
+    assert [(f.kind, f.function) for f in found.findings] == [("leak", "kv__dup_value")]
+
+
+def test_no_surviving_target_block_means_no_scan(kv, target_code, monkeypatch):
+    """Python's own allocations kept alive (a list, caches) are not target blocks: after calls
+    that free everything they allocated the scan is skipped - and a scan would be quiet too."""
+    leaks.check(target_code)
+    assert allocations.begin()
+    try:
+        _free_copy_and_close(kv)
+        kept = [bytes(i % 7) * 3 for i in range(500)]
+        gc.collect()
+        assert allocations.target_survivors(target_code) == 0 and kept
+        monkeypatch.setattr(leaks, "check", lambda target: pytest.fail("scanned although nothing survived"))
+        assert not leaks.check_since_mark(target_code)
+    finally:
+        allocations.end()
+    monkeypatch.undo()
+    assert not leaks.check(target_code)
+
+
+def test_target_code_ranges_hold_the_library_and_not_python(kv, target_code):
+    ranges = allocations.code_ranges(target_code)
+    library = int(kv.ffi.cast("uintptr_t", kv.ffi.addressof(kv.lib, "kv_open")))
+    python = ctypes.cast(ctypes.pythonapi.Py_IncRef, ctypes.c_void_p).value
+    assert any(start <= library < end for start, end in ranges)
+    assert not any(start <= python < end for start, end in ranges)
+    assert allocations.target_survivors(target_code) == -1  # not following: unknown, never "none"

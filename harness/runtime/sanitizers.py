@@ -102,6 +102,13 @@ class SanitizerOptions:
         return env
 
 
+def test_process_options() -> SanitizerOptions:
+    """The settings of a test process (the pytest plugin's --sanitize): in-process and forked
+    examples crash fast (triage symbolizes the frames it needs), and a small quarantine keeps
+    the process small, so forking an example stays cheap."""
+    return SanitizerOptions(symbolize=False).with_asan(quarantine_size_mb=16)
+
+
 def _render(options: dict[str, object]) -> str:
     return ":".join(f"{key}={value}" for key, value in options.items())
 

@@ -47,4 +47,9 @@ def support_library() -> ctypes.CDLL:
     shipped = Path(prebuilt) / PREBUILT_NAME if prebuilt else None
     library = ctypes.CDLL(str(shipped if shipped is not None and shipped.is_file() else compiled_support()))
     library.ffih_leak_check.restype = ctypes.c_int
+    library.ffih_track_begin.restype = ctypes.c_int
+    library.ffih_track_prepare.restype = ctypes.c_int
+    library.ffih_objects_added.restype = ctypes.c_ulonglong
+    library.ffih_track_survivors.restype = ctypes.c_long
+    library.ffih_track_live.restype = ctypes.c_long
     return library

@@ -32,14 +32,16 @@ class UnanswerableDraw(Exception):
     """A draw the parent cannot make: the strategy cannot be rebuilt from its repr."""
 
 
-def _send(fd: int, message: object) -> None:
+def send(fd: int, message: object) -> None:
+    """Write one length-prefixed pickled message to fd."""
     payload = pickle.dumps(message)
     view = memoryview(HEADER.pack(len(payload)) + payload)
     while view:
         view = view[os.write(fd, view):]
 
 
-def _receive(fd: int) -> Any:
+def receive(fd: int) -> Any:
+    """Read one message written by send(); EOFError when the other side closed fd."""
     def exactly(size: int) -> bytes:
         chunks, left = [], size
         while left:
@@ -84,19 +86,19 @@ class DrawChannel:
         """Answer one request from the child with data.draw(); False when the child closed the
         channel (it ended). Exceptions of data.draw (hypothesis's own) propagate: the example ends."""
         try:
-            text, label = _receive(self.request_read)
+            text, label = receive(self.request_read)
         except EOFError:
             return False
         try:
             strategy = self._strategy(text)
         except UnanswerableDraw as error:
-            _send(self.answer_write, ("error", str(error)))
+            send(self.answer_write, ("error", str(error)))
             return True
         value = data.draw(strategy, label=label)
         try:
-            _send(self.answer_write, ("ok", value))
+            send(self.answer_write, ("ok", value))
         except pickle.PicklingError as error:
-            _send(self.answer_write, ("error", f"the drawn value cannot be sent to the example: {error}"))
+            send(self.answer_write, ("error", f"the drawn value cannot be sent to the example: {error}"))
         return True
 
     def _strategy(self, text: str) -> st.SearchStrategy[Any]:
@@ -127,8 +129,8 @@ class ChildData:
 
     def draw(self, strategy: st.SearchStrategy[Any], label: object = None) -> Any:
         """Like DataObject.draw: the value comes from the parent's hypothesis run."""
-        _send(self._requests, (repr(strategy), None if label is None else str(label)))
-        status, value = _receive(self._answers)
+        send(self._requests, (repr(strategy), None if label is None else str(label)))
+        status, value = receive(self._answers)
         if status != "ok":
             raise UnanswerableDraw(value)
         return value

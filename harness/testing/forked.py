@@ -10,7 +10,7 @@ in a new fork), saves it in its example database and replays it first next time.
 
 from __future__ import annotations
 
-import functools
+import contextlib
 import gc
 import os
 import select
@@ -21,17 +21,22 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Literal
 
 from harness.engine.protocol import CALL_TRACE, CONTRACT_BANNER
 from harness.engine.recovery import ContractViolation
-from harness.runtime import leaks
+from harness.runtime import allocations, leaks
 from harness.testing.draws import DrawChannel, is_data
 from harness.triage import Finding, TargetCode, parse_report
 
 EXIT_PYTHON_ERROR = 3
 EXIT_LEAK = 23
-F = TypeVar("F", bound=Callable[..., Any])
+EXAMPLE_LEAKS = "example"
+LeakCheckMode = bool | Literal["example"]
+"""True: a full LeakSanitizer scan after the call; "example": only when a block allocated during
+the call survives with target code on its allocation stack (harness.runtime.allocations: a leak
+of memory allocated before the call, at import or in a fixture, is then not looked for);
+False: none."""
 
 
 class SanitizerFinding(AssertionError):
@@ -80,19 +85,27 @@ class ForkResult:
         return self.output if self.status == EXIT_PYTHON_ERROR and not self.findings else None
 
 
-def _child(function: Callable[..., Any], args: tuple, kwargs: dict, capture: int,
-           target: TargetCode | None, leak_check: bool) -> None:
+def redirect_output(capture: int) -> None:
+    """In a child: fd 1 and 2 (and sys.stdout/stderr) write to capture."""
     os.dup2(capture, 1)
     os.dup2(capture, 2)
     # the parent's sys.stdout/stderr may be in-memory captures (pytest): write to the fds
     sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115
     sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
+
+
+def run_example(function: Callable[..., Any], args: tuple, kwargs: dict, target: TargetCode | None,
+                leak_check: LeakCheckMode) -> int:
+    """In a child: call function, collect garbage, check leaks; the exit status to report
+    (0, EXIT_LEAK or EXIT_PYTHON_ERROR). A sanitizer report ends the process by itself."""
     status = 0
     try:
+        if target is not None and leak_check == EXAMPLE_LEAKS:
+            allocations.begin()
         function(*args, **kwargs)
         gc.collect()
         if target is not None and leak_check:
-            found = leaks.check(target)
+            found = leaks.check_since_mark(target) if leak_check == EXAMPLE_LEAKS else leaks.check(target)
             if found:
                 sys.stderr.write(found.report)
                 status = EXIT_LEAK
@@ -104,7 +117,14 @@ def _child(function: Callable[..., Any], args: tuple, kwargs: dict, capture: int
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
-        os._exit(status)
+    return status
+
+
+def prepare_leak_check(target: TargetCode | None, leak_check: LeakCheckMode) -> None:
+    """Before forking children that check leaks per example: set up once, in this process,
+    what each child would otherwise set up itself (allocation hooks, target code ranges)."""
+    if target is not None and leak_check == EXAMPLE_LEAKS and allocations.prepare():
+        allocations.code_ranges(target)
 
 
 LEAK_CHECK_ATTEMPTS = 3
@@ -112,14 +132,14 @@ RSS_POLL_SECONDS = 0.02
 
 
 def run_forked(function: Callable[..., Any], *args: Any, target: TargetCode | None = None,
-               timeout: float = 30.0, leak_check: bool = True, rss_limit_mb: int | None = None,
+               timeout: float = 30.0, leak_check: LeakCheckMode = True, rss_limit_mb: int | None = None,
                **kwargs: Any) -> ForkResult:
     """Call function(*args, **kwargs) in a forked child and return how it ended.
 
     target: the code whose frames count as the library's (and, with leak_check, whose
-    leaks are checked after the call). A run whose leak check died with LeakSanitizer's
-    intermittent tracer crash is run again, up to LEAK_CHECK_ATTEMPTS times. rss_limit_mb:
-    the child is killed, as out-of-memory, when its resident memory grows past this."""
+    leaks are checked after the call; see LeakCheckMode). A run whose leak check died with
+    LeakSanitizer's intermittent tracer crash is run again, up to LEAK_CHECK_ATTEMPTS times.
+    rss_limit_mb: the child is killed, as out-of-memory, when its resident memory grows past this."""
     for _ in range(LEAK_CHECK_ATTEMPTS):
         result, pid = _fork_once(function, args, kwargs, target, timeout, leak_check, rss_limit_mb)
         if not (result.status == 1 and not result.findings and leaks.tracer_failed(pid)):
@@ -127,7 +147,8 @@ def run_forked(function: Callable[..., Any], *args: Any, target: TargetCode | No
     return result
 
 
-def _rss_mb(pid: int) -> float:
+def rss_mb(pid: int) -> float:
+    """Resident memory of process pid in MB (0 when it is gone)."""
     try:
         with open(f"/proc/{pid}/statm") as statm:
             return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
@@ -135,11 +156,74 @@ def _rss_mb(pid: int) -> float:
         return 0.0
 
 
+@dataclass
+class Watch:
+    """Waiting on a child: it ends, overruns its time or memory (then it is killed), or a
+    reader says the wait is over. readers: fd -> handler called when fd is readable, returning
+    WAITING (go on), CLOSED (stop selecting on this fd) or DONE (stop waiting)."""
+
+    pid: int
+    timeout: float
+    rss_limit_mb: int | None
+    base_rss: float
+    readers: dict[int, Callable[[], str]]
+    status: int | None = None  # wait status, once the child ended or was killed
+    timed_out: bool = False
+    blown: float = 0.0
+
+    def wait(self, started: float) -> Watch:
+        pidfd = os.pidfd_open(self.pid)  # readable when the child ends: no polling delay after it does
+        try:
+            while True:
+                left = self.timeout - (time.monotonic() - started)
+                ready, _, _ = select.select([pidfd, *self.readers], [], [], max(0.0, min(left, RSS_POLL_SECONDS)))
+                for fd in (fd for fd in ready if fd in self.readers):
+                    outcome = self.readers[fd]()
+                    if outcome == DONE:
+                        return self
+                    if outcome == CLOSED:
+                        del self.readers[fd]
+                if pidfd in ready:
+                    self.status = os.waitpid(self.pid, 0)[1]
+                    return self
+                over_time = time.monotonic() - started > self.timeout
+                if self.rss_limit_mb and not over_time:
+                    grown = rss_mb(self.pid) - self.base_rss
+                    self.blown = grown if grown > self.rss_limit_mb else 0.0
+                if over_time or self.blown:
+                    self.kill()
+                    self.timed_out = over_time
+                    return self
+        finally:
+            os.close(pidfd)
+
+    def kill(self) -> None:
+        """Kill the child and reap it."""
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+        self.status = os.waitpid(self.pid, 0)[1]
+
+    def result(self, output: str, target: TargetCode | None, seconds: float) -> ForkResult:
+        """The ForkResult of an ended child that printed output."""
+        findings = tuple(parse_report(output, target or TargetCode()))
+        if self.timed_out and not findings:
+            findings = (Finding("timeout", "harness", (), None, None, f"no result after {self.timeout:.0f} s"),)
+        if self.blown and not findings:
+            findings = (Finding("out-of-memory", "harness", (), None, None,
+                                f"resident memory grew by {self.blown:.0f} MB, over the {self.rss_limit_mb} MB limit"),)
+        code = os.waitstatus_to_exitcode(self.status) if self.status is not None else 0
+        return ForkResult(code, findings, output, self.timed_out, seconds)
+
+
+WAITING, CLOSED, DONE = "waiting", "closed", "done"
+
+
 def _fork_once(function: Callable[..., Any], args: tuple, kwargs: dict, target: TargetCode | None,
-               timeout: float, leak_check: bool, rss_limit_mb: int | None) -> tuple[ForkResult, int]:
+               timeout: float, leak_check: LeakCheckMode, rss_limit_mb: int | None) -> tuple[ForkResult, int]:
     fd, path = tempfile.mkstemp(prefix="ffih-fork-", suffix=".txt")
     data = next((v for v in (*args, *kwargs.values()) if is_data(v)), None)
     channel = DrawChannel() if data is not None else None
+    prepare_leak_check(target, leak_check)
     sys.stdout.flush()
     sys.stderr.flush()
     started = time.monotonic()
@@ -150,56 +234,26 @@ def _fork_once(function: Callable[..., Any], args: tuple, kwargs: dict, target: 
             stand_in = channel.child_side()
             args = tuple(stand_in if is_data(v) else v for v in args)
             kwargs = {k: stand_in if is_data(v) else v for k, v in kwargs.items()}
-        _child(function, args, kwargs, fd, target, leak_check)
+        redirect_output(fd)
+        os._exit(run_example(function, args, kwargs, target, leak_check))
     gc.unfreeze()
     os.close(fd)
-    timed_out = False
-    blown = 0.0
-    base_rss = _rss_mb(os.getpid())  # the child starts as a copy of this process
-    pidfd = os.pidfd_open(pid)  # readable when the child ends: no polling delay after it does
-    requests = channel.parent_side() if channel is not None else None
+    readers = {channel.parent_side(): lambda: WAITING if channel.serve(data) else CLOSED} if channel else {}
+    watch = Watch(pid, timeout, rss_limit_mb, rss_mb(os.getpid()), readers)  # the child starts as a copy
     try:
-        while True:
-            left = timeout - (time.monotonic() - started)
-            watched = [pidfd] if requests is None else [pidfd, requests]
-            ready, _, _ = select.select(watched, [], [], max(0.0, min(left, RSS_POLL_SECONDS)))
-            if requests is not None and requests in ready:
-                try:
-                    if not channel.serve(data):  # type: ignore[union-attr]
-                        requests = None  # the child closed its end
-                except BaseException:  # hypothesis ended the example inside the draw: so does the child
-                    os.kill(pid, signal.SIGKILL)
-                    os.waitpid(pid, 0)
-                    os.unlink(path)
-                    raise
-                continue
-            if ready:
-                _, status = os.waitpid(pid, 0)
-                break
-            over_time = time.monotonic() - started > timeout
-            if rss_limit_mb and not over_time and (rss := _rss_mb(pid) - base_rss) > rss_limit_mb:
-                blown = rss
-            if over_time or blown:
-                os.kill(pid, signal.SIGKILL)
-                _, status = os.waitpid(pid, 0)
-                timed_out = over_time
-                break
+        watch.wait(started)
+    except BaseException:  # hypothesis ended the example inside a draw: so does the child
+        watch.kill()
+        os.unlink(path)
+        raise
     finally:
-        os.close(pidfd)
         if channel is not None:
             channel.close()
     seconds = time.monotonic() - started
     with open(path, "rb") as handle:
         output = handle.read().decode("utf-8", "replace")
     os.unlink(path)
-    code = os.waitstatus_to_exitcode(status)
-    findings = tuple(parse_report(output, target or TargetCode()))
-    if timed_out and not findings:
-        findings = (Finding("timeout", "harness", (), None, None, f"no result after {timeout:.0f} s"),)
-    if blown and not findings:
-        findings = (Finding("out-of-memory", "harness", (), None, None,
-                            f"resident memory grew by {blown:.0f} MB, over the {rss_limit_mb} MB limit"),)
-    return ForkResult(code, findings, output, timed_out, seconds), pid
+    return watch.result(output, target, seconds), pid
 
 
 def raise_for(result: ForkResult) -> None:
@@ -210,19 +264,3 @@ def raise_for(result: ForkResult) -> None:
         raise AssertionError("in the isolated child:\n" + result.python_error)
     if result.status != 0:
         raise AssertionError(f"the isolated child ended with status {result.status}:\n{result.output[-3000:]}")
-
-
-def isolated(target: TargetCode | None = None, *, timeout: float = 30.0, leak_check: bool = True
-             ) -> Callable[[F], F]:
-    """Decorator: run the test body in a forked child (put it under @given). target: the code
-    whose frames are the library's; leak_check: scan for leaks through target code after each
-    example (a LeakSanitizer scan of the child costs 50-500 ms, the fork itself ~10-20 ms)."""
-
-    def decorate(test: F) -> F:
-        @functools.wraps(test)
-        def wrapper(*args: Any, **kwargs: Any) -> None:
-            raise_for(run_forked(test, *args, target=target, timeout=timeout, leak_check=leak_check, **kwargs))
-
-        return wrapper  # type: ignore[return-value]
-
-    return decorate

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, Phase, settings
 
 from harness.config import setting
 from harness.errors import UsageError
-from harness.runtime.sanitizers import SanitizerOptions, ensure_runtime, under_runtime
+from harness.runtime.sanitizers import ensure_runtime, test_process_options, under_runtime
 
 SANITIZE_HELP = "run the test process under ffi-harness's sanitizer runtime (ASan + UBSan + LSan)"
 
@@ -56,7 +56,5 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
                                   args: list[str]) -> Generator[None, None, None]:
     ini = early_config.inicfg.get("ffi_harness_sanitize", False)
     if wants_sanitizer(early_config.known_args_namespace.sanitize, getattr(ini, "value", ini)):
-        # in-process and forked examples crash fast (triage symbolizes the frames it needs);
-        # a small quarantine keeps the process small, so forking an example stays cheap
-        ensure_runtime(SanitizerOptions(symbolize=False).with_asan(quarantine_size_mb=16))
+        ensure_runtime(test_process_options())
     return (yield)
