@@ -16,7 +16,10 @@ to the first failing example, before shrinking; `--seeds` are hypothesis seeds):
   stateful  the surface's state machine of tests/machines.py (ownership, callbacks, binding bugs)
   machine   the contract-driven sequence state machine (harness.sequence_machine), any C bug
 
-    .venv/bin/python bench/time_to_find.py [--seeds 10] [--cap 120] [--configs harness bare]
+Another library (`--target tests/targets/cfgdoc/cfg.toml`): its catalogue's bugs, with the
+configurations that need nothing but its spec (sequence, machine).
+
+    .venv/bin/python bench/time_to_find.py [--seeds 10] [--cap 120] [--configs harness bare] [--target SPEC]
 """
 
 from __future__ import annotations
@@ -41,12 +44,12 @@ from harness.campaign.registry import fuzzer
 from harness.campaign.runner import Campaign, CampaignConfig
 from harness.config import OPTIONS
 from harness.runtime import leaks
-from harness.runtime.sanitizers import ensure_runtime
+from harness.runtime.sanitizers import ensure_runtime, test_process_options
 from harness.sequence.machine import sequence_machine
 from harness.target.build import build
 from harness.target.catalogue import Bug
 from harness.target.loader import load
-from harness.target.spec import resolve_target
+from harness.target.spec import Target, resolve_target
 from harness.testing.forked import SanitizerFinding
 
 BENCH = Path(__file__).resolve().parent
@@ -54,14 +57,14 @@ RESULTS = BENCH / "results"
 FUZZER_CONFIGS = ("harness", "bare", "sequence", "plain")
 PLAIN = BENCH / "plain"
 HYPOTHESIS_CONFIGS = ("stateful", "machine")
+SPEC_CONFIGS = ("sequence", "machine")  # need nothing but the library's spec
 CONFIGS = FUZZER_CONFIGS + HYPOTHESIS_CONFIGS
 MACHINE_SURFACES = ("ownership", "callbacks", "binding")  # the hand-written machines of tests/machines.py
 CANARY = re.compile(r"^INFO: ffi-harness: canary (?P<bug>\S+) (?P<event>reached|triggered) at (?P<at>[\d.]+)$", re.M)
 
 
-def trial(bug: Bug, config: str, seed: int, cap: float, work: Path) -> dict[str, float | None]:
+def trial(bug: Bug, config: str, seed: int, cap: float, work: Path, target: Target) -> dict[str, float | None]:
     """One seeded campaign on bug's variant; seconds to reached / triggered / detected (None: not in cap)."""
-    target = resolve_target(None)
     spec = fuzzer("sequence" if config == "sequence" else bug.surface, target)
     if config in ("bare", "plain"):
         spec = dataclasses.replace(spec, dictionary=None)
@@ -98,12 +101,13 @@ class Censored(BaseException):
     """Raised past the cap; a BaseException, so hypothesis does not take it for a failure."""
 
 
-def hypothesis_trial(bug: Bug, config: str, seed: int, cap: float) -> dict[str, float | None]:
-    """One seeded hypothesis run on bug's variant until its first failing example (or the cap).
-    Each example's forked child appends the canaries it saw to a file the trial reads after."""
+def hypothesis_trial(bug: Bug, config: str, seed: int, cap: float, target: Target) -> dict[str, float | None]:
+    """One seeded hypothesis run on bug's variant until its first failing example (or the cap),
+    with the machine's default settings (examples in a shared worker, the per-example leak
+    check). Each example appends the canaries it saw to a file the trial reads after."""
     from machines import BASE, make_machines  # tests/, on sys.path from main()
 
-    loaded = load(resolve_target(None), bug.id)
+    loaded = load(target, bug.id)
     machine = make_machines(loaded)[bug.surface] if config == "stateful" else sequence_machine(loaded)
     leaks.check(loaded.target.code)  # forked children inherit this process's leak bookkeeping
     started, started_wall = time.monotonic(), time.time()
@@ -121,7 +125,6 @@ def hypothesis_trial(bug: Bug, config: str, seed: int, cap: float) -> dict[str, 
                                        for event, n in (("reached", reached), ("triggered", triggered)) if n)
 
         class Timed(machine):  # type: ignore[misc, valid-type]
-            check_leaks = bug.kind == "leak"
             executor = CanaryExecutor
 
             def teardown(self) -> None:
@@ -151,9 +154,12 @@ def hypothesis_trial(bug: Bug, config: str, seed: int, cap: float) -> dict[str, 
     return _times(events, state["detected"], cap, state["examples"])
 
 
-def applies(config: str, bug: Bug) -> bool:
+def applies(config: str, bug: Bug, target: Target) -> bool:
     """Whether config can look for bug: the fuzzers and the sequence machine take the C bugs,
-    the hand-written state machines the bugs of their surfaces."""
+    the hand-written state machines the bugs of their surfaces; another library than kv only
+    the configurations made from its spec alone."""
+    if target.name != "kv" and config not in SPEC_CONFIGS:
+        return False
     if config == "stateful":
         return bug.surface in MACHINE_SURFACES
     if config == "plain":
@@ -180,12 +186,13 @@ def main() -> None:
     parser.add_argument("--configs", nargs="+", default=list(FUZZER_CONFIGS), choices=CONFIGS)
     parser.add_argument("--bugs", nargs="*", default=None, help="bug ids (default: all a config applies to)")
     parser.add_argument("--out", default=str(RESULTS / "time_to_find.json"))
+    parser.add_argument("--target", default=None, help="spec of the library (default: the embedded kv)")
     args = parser.parse_args()
-    target = resolve_target(None)
+    target = resolve_target(args.target)
     bugs = [target.bug(b) for b in args.bugs] if args.bugs else list(target.bugs)
-    bugs = [b for b in bugs if any(applies(c, b) for c in args.configs)]
+    bugs = [b for b in bugs if any(applies(c, b, target) for c in args.configs)]
     if set(args.configs) & set(HYPOTHESIS_CONFIGS):
-        ensure_runtime()  # the hypothesis suites load the library into this process
+        ensure_runtime(test_process_options())  # the hypothesis suites run in this process, as under pytest
         sys.path.insert(0, str(BENCH.parent / "tests"))  # their state machines
     os.environ[OPTIONS["canaries"].variable] = "1"
     for bug in bugs:
@@ -195,9 +202,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="ffih-ttf-") as work:
         for bug in bugs:
             results[bug.id] = {}
-            for config in (c for c in args.configs if applies(c, bug)):
-                run = partial(hypothesis_trial, bug, config) if config in HYPOTHESIS_CONFIGS \
-                    else partial(trial, bug, config, work=Path(work))
+            for config in (c for c in args.configs if applies(c, bug, target)):
+                run = partial(hypothesis_trial, bug, config, target=target) if config in HYPOTHESIS_CONFIGS \
+                    else partial(trial, bug, config, work=Path(work), target=target)
                 trials = [run(seed=seed, cap=args.cap) for seed in range(1, args.seeds + 1)]
                 row = summarize(trials, args.cap) | {"times": trials}
                 results[bug.id][config] = row
@@ -205,7 +212,7 @@ def main() -> None:
                       f"{row['rmst_s']:>6.1f}s {_s(row['median_reached_s']):>8} {_s(row['median_triggered_s']):>7}",
                       flush=True)
             _compare(results[bug.id], args.cap)
-    report = {"seeds": args.seeds, "cap_s": args.cap, "configs": args.configs, "bugs": results,
+    report = {"target": target.name, "seeds": args.seeds, "cap_s": args.cap, "configs": args.configs, "bugs": results,
               "measured_at": time.strftime("%Y-%m-%d %H:%M:%S")}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=2))
