@@ -136,3 +136,50 @@ def test_a_worker_hung_past_its_time_budget_is_killed(tmp_path, monkeypatch):
     assert time.monotonic() - started < 60
     log = next((tmp_path / "run" / "strings").glob("worker-*.log")).read_text()
     assert "worker killed, still running 1 s after its time budget (hung)" in log
+
+
+def _overflowing(target):
+    """A fuzzer whose every input makes copy-value-off-by-one's recoverable overflow."""
+    return dataclasses.replace(fuzzer("strings", target), dictionary=None,
+                               script=Path(__file__).parent / "helpers" / "fuzz_overflow_each_input.py")
+
+
+def test_a_recovered_report_is_recorded_while_its_worker_fuzzes_on(tmp_path):
+    """Findings are recorded the moment the worker prints them, with their own time: a worker
+    that goes on after a recovered report does not hide it until it exits."""
+    target = resolve_target(None)
+    bug = target.bug("copy-value-off-by-one")
+    config = CampaignConfig((_overflowing(target),), target, bug.id, tmp_path / "run", seconds=120, seed=1,
+                            use_seeds=False, crash_dir=tmp_path / "crashes")
+    seen: list[tuple[dict, bool, int]] = []
+
+    def on_event(kind: str, data: dict) -> None:
+        if kind == "finding":
+            running = any(p.poll() is None for p in campaign.processes)
+            seen.append((data, running, campaign.live_stats()["distinct_findings"]))
+            campaign.request_stop("test")
+
+    campaign = Campaign(config, on_event)
+    result = campaign.run()
+    assert seen, "no finding event"
+    data, worker_running, live_count = seen[0]
+    assert (data["finding"].kind, data["finding"].function) == (bug.kind, bug.function)
+    assert worker_running, "the finding was recorded only after its worker had exited"
+    assert live_count == 1 and data["seconds"] < 60  # counted live; its time is when it was printed
+    found = result.findings[data["stack_hash"]]
+    assert found.stored is not None and found.count == 1  # stored at once, and not again at the worker's exit
+
+
+def test_a_fuzzer_whose_every_worker_dies_at_once_says_so_in_stopped(tmp_path):
+    target = resolve_target(None)
+    bug = target.bug("copy-value-off-by-one")
+    config = CampaignConfig((_overflowing(target),), target, bug.id, tmp_path / "run", seconds=300, seed=1,
+                            use_seeds=False, recover=False)
+    result = Campaign(config).run()
+    (found,) = result.findings.values()
+    assert (found.finding.kind, found.finding.function) == (bug.kind, bug.function)
+    stats = result.stats[config.fuzzers[0].name]
+    assert stats.stalled == found.finding.stack_hash and stats.workers == campaign_module.FAST_REPEAT_LIMIT
+    assert result.stopped.startswith("stalled: every new worker died at once") and found.finding.stack_hash in \
+        result.stopped
+    assert result.to_dict()["fuzzers"][config.fuzzers[0].name]["stalled"] == found.finding.stack_hash

@@ -46,6 +46,7 @@ class FuzzerStats:
     workers: int = 0
     findings: int = 0
     unreproducible: int = 0  # reports after a recovered memory error that did not replay alone
+    stalled: str = ""  # the stack hash every new worker died on at once, when that stopped the fuzzer
 
     @property
     def exec_per_s(self) -> float:
@@ -54,7 +55,7 @@ class FuzzerStats:
     def to_dict(self) -> dict[str, float | int]:
         return {"execs": self.execs, "exec_per_s": round(self.exec_per_s, 1), "coverage": self.coverage,
                 "features": self.features, "corpus_size": self.corpus_size, "workers": self.workers,
-                "seconds": round(self.seconds, 2), "unreproducible": self.unreproducible}
+                "seconds": round(self.seconds, 2), "unreproducible": self.unreproducible, "stalled": self.stalled}
 
 
 @dataclass

@@ -26,7 +26,7 @@ from harness.atomic import die_with_parent
 from harness.campaign.minimize import minimize_new_findings
 from harness.campaign.registry import FuzzerSpec
 from harness.campaign.results import CampaignConfig, CampaignFinding, CampaignResult, FuzzerStats
-from harness.campaign.worker_log import ReportedInput, input_digest, reported_inputs
+from harness.campaign.worker_log import LogReader, ReportedInput, input_digest, reported_inputs
 from harness.config import worker_environment
 from harness.engine.protocol import (
     ARTIFACT,
@@ -40,7 +40,7 @@ from harness.errors import HarnessError
 from harness.runtime.sanitizers import SanitizerOptions, child_environment
 from harness.store.crashstore import CrashStore
 from harness.store.replay import ReplayCase, replay, replay_command
-from harness.triage import Finding, parse_report
+from harness.triage import Finding
 
 LIVE_REPORT_LINES = 100_000  # a leak report lists every leaked object (report_objects=1)
 # a worker asked to stop finishes its input and a last leak check; one still running after this
@@ -71,6 +71,7 @@ class Campaign:
         self.target_code = config.target.code
         self.started = time.monotonic()
         self.running: dict[tuple[str, int], int] = {}  # (fuzzer, worker) -> executions of its live process
+        self._stalled_tasks = 0
 
     # -- scheduling ------------------------------------------------------------------
     def _tasks(self) -> list[tuple[FuzzerSpec, int, float | None]]:
@@ -96,6 +97,10 @@ class Campaign:
                 futures = [pool.submit(self._run_fuzzer, *task) for task in tasks]
                 for future in futures:
                     future.result()
+            stalled = {name: s.stalled for name, s in self.result.stats.items() if s.stalled}
+            if self._stalled_tasks == len(tasks) and not self.result.stopped:  # the campaign ended early
+                self.result.stopped = "stalled: every new worker died at once on the same bug (" + \
+                    ", ".join(f"{name}: {hash_}" for name, hash_ in stalled.items()) + ")"
             self.result.seconds = time.monotonic() - self.started
             for spec in self.config.fuzzers:
                 self.result.stats[spec.name].corpus_size = _count_files(self._work_corpus(spec))
@@ -173,6 +178,9 @@ class Campaign:
             quick = time.monotonic() - began < 5
             fast_repeats = [*fast_repeats, finding] if quick else []
             if len(fast_repeats) >= FAST_REPEAT_LIMIT and len(set(fast_repeats[-FAST_REPEAT_LIMIT:])) == 1:
+                with self.lock:
+                    stats.stalled = finding
+                    self._stalled_tasks += 1
                 self.on_event("stalled", {"fuzzer": spec.name, "stack_hash": finding})
                 break
 
@@ -237,7 +245,7 @@ class Campaign:
 
             watchdog = None if seconds is None else \
                 _later(max(1, int(seconds)) + self.config.input_timeout + OVERTIME_SECONDS, overtime)
-            execs = self._follow(spec, worker, process, log)
+            execs, recorded = self._follow(spec, worker, process, log, fuzzer_started)
             process.wait()
             if watchdog is not None:
                 watchdog.cancel()
@@ -264,8 +272,9 @@ class Campaign:
         if recovered:  # memory errors went on: what came after may be their consequence
             inputs = self._verified(spec, inputs)
         for reported in inputs:
-            self._record(spec, reported.finding, reported.artifact, reported.report,
-                         time.monotonic() - fuzzer_started)
+            if _recorded_key(reported) not in recorded:  # not already recorded as it was printed
+                self._record(spec, reported.finding, reported.artifact, reported.report,
+                             time.monotonic() - fuzzer_started)
         died_at_once = inputs and process.returncode and not recovered  # what a stalled fuzzer does
         return execs, inputs[-1].finding.stack_hash if died_at_once else None
 
@@ -296,23 +305,39 @@ class Campaign:
                     self.result.stats[spec.name].unreproducible += 1
         return verified
 
-    def _follow(self, spec: FuzzerSpec, worker: int, process: subprocess.Popen[bytes], log: object) -> int:
-        """Copy the worker's output to its log while reading progress lines, and end the
-        campaign as soon as a non-fatal report (contract violation, recovered sanitizer report)
-        matching stop_on is printed (the worker would otherwise run its whole budget; findings
-        are recorded when it exits)."""
+    def _follow(self, spec: FuzzerSpec, worker: int, process: subprocess.Popen[bytes], log: object,
+                fuzzer_started: float) -> tuple[int, set[tuple[str, str]]]:
+        """Copy the worker's output to its log while reading progress lines, and record each
+        reported input the moment its artifact line is printed, with the time it was found
+        (ending the campaign there when it matches stop_on). After a recovered memory error
+        the later reports wait for the worker's end, where they are verified (_verified).
+        Returns the last execution count and the (artifact, stack hash) pairs recorded."""
         stats = self.result.stats[spec.name]
         execs = 0
-        recent: deque[str] = deque(maxlen=LIVE_REPORT_LINES)  # lines since the last artifact line
+        reader = LogReader(self.target_code)
+        pending: deque[str] = deque(maxlen=LIVE_REPORT_LINES)  # lines since the last artifact line
+        recorded: set[tuple[str, str]] = set()
+        trusted = True
         assert process.stdout is not None
         for raw in process.stdout:
             log.write(raw)  # type: ignore[attr-defined]
+            log.flush()  # type: ignore[attr-defined]
             line = raw.decode("utf-8", "replace")
-            if self.config.stop_on is not None:
-                recent.append(line)
-                if ARTIFACT.search(line):
-                    self._watch_for_stop("".join(recent))
-                    recent.clear()
+            artifact = ARTIFACT.search(line)
+            if artifact is None:
+                pending.append(line)
+            else:
+                pending.append(line[:artifact.end()])
+                reported = reader.add("".join(pending), Path(artifact["path"]))
+                pending.clear()
+                pending.append(line[artifact.end():])
+                if reported is not None and trusted:
+                    self._record(spec, reported.finding, reported.artifact, reported.report,
+                                 time.monotonic() - fuzzer_started)
+                    recorded.add(_recorded_key(reported))
+                    trusted = RECOVERED_NOTE not in reported.report
+                elif reported is not None and self._stops_on(reported.finding):
+                    self.request_stop("found")
             match = PROGRESS.match(line)
             if match:
                 execs = int(match["execs"])
@@ -323,11 +348,7 @@ class Campaign:
                     stats.corpus_size = max(stats.corpus_size, int(match["corp"]))
                 self.on_event("progress", {"fuzzer": spec.name, "execs": stats.execs + execs,
                                            "coverage": stats.coverage, "corpus": stats.corpus_size})
-        return execs
-
-    def _watch_for_stop(self, report: str) -> None:
-        if any(self._stops_on(f) for f in parse_report(report, self.target_code)):
-            self.request_stop("found")
+        return execs, recorded
 
     def _stops_on(self, finding: Finding) -> bool:
         if self.config.stop_on is None:
@@ -375,6 +396,10 @@ class Campaign:
         """Minimize the crash-store inputs this campaign added, within `seconds` in all (see
         harness.campaign.minimize.minimize_new_findings); returns how many were made smaller."""
         return minimize_new_findings(self.result, seconds, self.stop)
+
+
+def _recorded_key(reported: ReportedInput) -> tuple[str, str]:
+    return str(reported.artifact), reported.finding.stack_hash
 
 
 def _count_files(folder: Path) -> int:

@@ -36,27 +36,48 @@ def input_digest(artifact: Path) -> str:
     return artifact.name.split("-", 1)[-1]
 
 
-def reported_inputs(text: str, target: TargetCode) -> list[ReportedInput]:
-    """Every input of the log that produced a report, in order, with its primary finding."""
-    found: list[ReportedInput] = []
-    start, carry = 0, ""
-    for match in ARTIFACT.finditer(text):
-        chunk, start = carry + text[start:match.end()], match.end()
-        carry, chunk = _split_traced_leak(chunk)
-        artifact = Path(match["path"])
-        last = found[-1] if found else None
+class LogReader:
+    """Reads a worker's log as it is written: add() the text up to each artifact line, and
+    finish() with the rest. reported_inputs() reads a whole log the same way."""
+
+    def __init__(self, target: TargetCode) -> None:
+        self.target = target
+        self.inputs: list[ReportedInput] = []
+        self._carry = ""
+
+    def add(self, chunk: str, artifact: Path) -> ReportedInput | None:
+        """The log's text since the last artifact line up to the end of this one's path: the
+        new input it reports, or None (no report, or the previous input's consequence)."""
+        self._carry, chunk = _split_traced_leak(self._carry + chunk)
+        last = self.inputs[-1] if self.inputs else None
         if last and last.artifact is not None and input_digest(last.artifact) == input_digest(artifact):
             # the same input again: a consequence of its first report, kept in that report's text
-            found[-1] = ReportedInput(last.finding, last.artifact, last.report + chunk)
-            continue
-        findings = parse_report(chunk, target)
-        if findings:
-            found.append(ReportedInput(findings[0], artifact, chunk))
-    rest = carry + text[start:]
-    tail = parse_report(rest, target)
-    if tail:
-        found.append(ReportedInput(tail[0], None, rest))
-    return found
+            self.inputs[-1] = ReportedInput(last.finding, last.artifact, last.report + chunk)
+            return None
+        findings = parse_report(chunk, self.target)
+        if not findings:
+            return None
+        self.inputs.append(ReportedInput(findings[0], artifact, chunk))
+        return self.inputs[-1]
+
+    def finish(self, rest: str) -> list[ReportedInput]:
+        """Every input of the log that produced a report, in order, with its primary finding;
+        rest: the text after the last artifact line (a report there has no artifact)."""
+        rest = self._carry + rest
+        self._carry = ""
+        tail = parse_report(rest, self.target)
+        if tail:
+            self.inputs.append(ReportedInput(tail[0], None, rest))
+        return self.inputs
+
+
+def reported_inputs(text: str, target: TargetCode) -> list[ReportedInput]:
+    """Every input of the log that produced a report, in order, with its primary finding."""
+    reader, start = LogReader(target), 0
+    for match in ARTIFACT.finditer(text):
+        reader.add(text[start:match.end()], Path(match["path"]))
+        start = match.end()
+    return reader.finish(text[start:])
 
 
 def _split_traced_leak(chunk: str) -> tuple[str, str]:
