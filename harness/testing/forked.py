@@ -27,7 +27,7 @@ from harness.engine.protocol import CALL_TRACE, CONTRACT_BANNER
 from harness.engine.recovery import ContractViolation
 from harness.runtime import allocations, leaks
 from harness.testing.draws import DrawChannel, is_data
-from harness.triage import Finding, TargetCode, parse_report
+from harness.triage import Finding, TargetCode, parse_report, patterns
 
 EXIT_PYTHON_ERROR = 3
 EXIT_LEAK = 23
@@ -65,8 +65,26 @@ def describe(finding: Finding, report: str) -> str:
     if calls:
         skipped = [f"    ... {len(calls) - SHOWN_CALLS} earlier calls"] if len(calls) > SHOWN_CALLS else []
         shown += ["", "calls made, as C:", *skipped, *(f"    {call};" for call in calls[-SHOWN_CALLS:])]
-    excerpt = "\n".join([line for line in lines if not line.startswith(CALL_TRACE)][:REPORT_LINES])
-    return "\n".join([f"{finding.title} [{finding.stack_hash}]", *shown, "", excerpt])
+    excerpt = _fold_raw_frames([line for line in lines if not line.startswith(CALL_TRACE)])[:REPORT_LINES]
+    return "\n".join([f"{finding.title} [{finding.stack_hash}]", *shown, "", *excerpt])
+
+
+def _fold_raw_frames(lines: list[str]) -> list[str]:
+    """The report with each run of unsymbolized frames (`#3 0x7f.. (libpython3.11.so+0x..)`:
+    the interpreter, cffi, the harness - the library's own are shown symbolized above) folded
+    into one line saying how many there were."""
+    folded: list[str] = []
+    run = 0
+    for line in [*lines, ""]:
+        match = patterns.FRAME.match(line)
+        if match and match["bare"] is not None:
+            run += 1
+            continue
+        if run:
+            folded.append(f"    ... {run} frame(s) without symbols")
+            run = 0
+        folded.append(line)
+    return folded[:-1]
 
 
 @dataclass(frozen=True)
