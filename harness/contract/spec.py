@@ -40,6 +40,7 @@ naming the spec line.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -102,8 +103,8 @@ class FunctionContract:
     outputs: tuple[tuple[str, Lifetime], ...] = ()
     registration: Registration | None = None
 
-    @property
-    def name(self) -> str:
+    @functools.cached_property
+    def name(self) -> str:  # cached: read on every call the sequence driver makes
         return self.signature.name
 
 
@@ -144,6 +145,7 @@ class Contract:
         return next((h for h in self.handles.values() if h.free == function), None)
 
 
+@functools.lru_cache(maxsize=4096)
 def pointee(ctype: str) -> str | None:
     """'const cfg_doc *' -> 'cfg_doc'; None for non-pointers."""
     if "*" not in ctype or "(" in ctype:

@@ -21,7 +21,7 @@ from typing import Any
 from harness.contract.spec import Contract, FunctionContract
 from harness.engine.recovery import ContractViolation
 from harness.sequence.callbacks import CallbackMixin
-from harness.sequence.plan import plan_all
+from harness.sequence.plan import PlanShape, plan_all
 from harness.sequence.results import ResultMixin
 from harness.sequence.state import Arg, Choices, FuzzedChoices, Handle, RunState
 from harness.sequence.trace import outcome, print_call
@@ -44,7 +44,9 @@ class SequenceDriver(ValueMixin, CallbackMixin, ResultMixin):
         self.observe = observe
         self.state = RunState()
         self.plans, self.skipped = plan_all(contract)
+        self.shapes = {name: PlanShape.of(plan) for name, plan in self.plans.items()}
         self.steps = [contract.functions[name] for name in self.plans]
+        self._destroys = {h.free: h for h in contract.handles.values()}
         self._callbacks, self._release_externs = self._install_callbacks()
 
     # -- one input -----------------------------------------------------------------------
@@ -87,22 +89,19 @@ class SequenceDriver(ValueMixin, CallbackMixin, ResultMixin):
         return pending or state.violation
 
     def _step(self, fc: FunctionContract, choices: Choices) -> None:
-        plan = self.plans[fc.name]
-        for arg in plan:
-            if arg.role == "handle" and not self._live(arg.other) and not self._construct(arg.other, choices):
+        shape = self.shapes[fc.name]
+        for other in shape.handles:
+            if not self._live(other) and not self._construct(other, choices):
                 return
-        for arg in plan:  # a handle handed over must not be one the call also uses otherwise
-            needed = sum(1 for a in plan if a.role == "handle" and a.other == arg.other)
-            if arg.taken and len(self._live(arg.other)) < needed and not self._construct(arg.other, choices):
+        for other, needed in shape.taken:  # a handle handed over must not be one the call also uses otherwise
+            if len(self._live(other)) < needed and not self._construct(other, choices):
                 return
         values: dict[str, Any] = {}
-        for arg in plan:
-            if arg.role not in ("length_of", "capacity_of", "registration_id"):
-                values[arg.name] = self._value(fc, arg, choices, values)
-        for arg in plan:
-            if arg.role in ("length_of", "capacity_of", "registration_id"):
-                values[arg.name] = self._value(fc, arg, choices, values)
-        self._call(fc, plan, values)
+        for arg in shape.first:
+            values[arg.name] = self._value(fc, arg, choices, values)
+        for arg in shape.second:
+            values[arg.name] = self._value(fc, arg, choices, values)
+        self._call(fc, self.plans[fc.name], values)
 
     def _live(self, handle_type: str | None) -> list[Handle]:
         return [h for h in self.state.handles if h.type == handle_type]
@@ -127,15 +126,17 @@ class SequenceDriver(ValueMixin, CallbackMixin, ResultMixin):
     # -- the call ------------------------------------------------------------------------
     def _call(self, fc: FunctionContract, plan: list[Arg], values: dict[str, Any]) -> None:
         ffi, state = self.ffi, self.state
+        shape = self.shapes.get(fc.name)
         handles = [v for v in values.values() if isinstance(v, Handle)]
-        destroys = self.contract.destructor_of(fc.name)
-        target = handles[0] if destroys and handles else None
+        target = handles[0] if handles and fc.name in self._destroys else None
         if target is not None:
             state.ending = {id(r) for r in state.registrations.values() if r.owner is target and not r.ended}
-        ending_ids = {values[a.name] for a in plan if a.role == "registration_id"}
+        ending_ids = {values[name] for name in shape.registration_ids} if shape and shape.registration_ids else ()
         ended = [r for r in state.registrations.values()
-                 if not r.ended and r.id in ending_ids and (r.owner is None or r.owner in handles)]
-        state.ending |= {id(r) for r in ended}
+                 if not r.ended and r.id in ending_ids and (r.owner is None or r.owner in handles)] \
+            if ending_ids else []
+        if ended:
+            state.ending |= {id(r) for r in ended}
         args = [v.pointer if isinstance(v, Handle) else ffi.NULL if v is None else v
                 for v in (values[a.name] for a in plan)]
         if self.trace:
@@ -150,23 +151,24 @@ class SequenceDriver(ValueMixin, CallbackMixin, ResultMixin):
         if target is not None:
             state.handles.remove(target)
             ended += [r for r in state.registrations.values() if r.owner is target and not r.ended]
-        for arg in plan:
-            given = values[arg.name]
-            if arg.taken and isinstance(given, Handle) and given in state.handles:
+        for name in shape.taken_names if shape else ():
+            given = values[name]
+            if isinstance(given, Handle) and given in state.handles:
                 state.handles.remove(given)  # the library's now: never freed or used by the driver again
                 state.borrows = [b for b in state.borrows if b.owner is not given]
         for reg in ended:
             reg.ended = True
         if state.depth:  # inside a callback: the release may come when the dispatch returns
             state.deferred += ended
-        else:
+        elif ended or state.deferred:
             for reg in ended + state.deferred:
                 if reg.has_release and reg.released == 0:
                     state.flag("destructor-not-called", f"the registration made by {reg.function} ended "
                                "without its release function being called")
             state.deferred = []
         state.ending = set()
-        self._check_borrows(fc, handles, target)
+        if state.borrows:
+            self._check_borrows(fc, handles, target)
         self._take_result(fc, plan, values, result, handles)
         state.calling = ""
 

@@ -3,12 +3,38 @@ decided once per contract from its entries and the header's types."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from harness.contract.spec import CHAR_TYPES, Contract, FunctionContract, Lifetime, is_integer, pointee
 from harness.sequence.state import Arg
+
+SECOND_PASS = ("length_of", "capacity_of", "registration_id")  # filled after the values they follow
 
 
 class Unsupported(Exception):
     """A function the driver cannot call from its contract (the message says which parameter)."""
+
+
+@dataclass(frozen=True)
+class PlanShape:
+    """What each call of a planned function needs to know about its plan, worked out once."""
+
+    handles: tuple[str | None, ...]  # handle type of each handle parameter, in order
+    taken: tuple[tuple[str | None, int], ...]  # handed-over handles: (type, live ones the call needs)
+    first: tuple[Arg, ...]  # parameters filled first, in order
+    second: tuple[Arg, ...]  # then these (lengths, capacities, ids of registrations)
+    registration_ids: tuple[str, ...]
+    taken_names: tuple[str, ...]
+
+    @classmethod
+    def of(cls, plan: list[Arg]) -> PlanShape:
+        needed = {a.other: sum(1 for b in plan if b.role == "handle" and b.other == a.other) for a in plan}
+        return cls(tuple(a.other for a in plan if a.role == "handle"),
+                   tuple((a.other, needed[a.other]) for a in plan if a.taken),
+                   tuple(a for a in plan if a.role not in SECOND_PASS),
+                   tuple(a for a in plan if a.role in SECOND_PASS),
+                   tuple(a.name for a in plan if a.role == "registration_id"),
+                   tuple(a.name for a in plan if a.taken))
 
 
 def plan_all(contract: Contract) -> tuple[dict[str, list[Arg]], dict[str, str]]:

@@ -17,6 +17,19 @@ def c_literal(data: bytes, limit: int = 48) -> str:
     return f'"{body}"' + ("..." if len(data) > limit else "")
 
 
+class Shown:
+    """Bytes an argument was made from, shown as a C literal (inside `form`) only when a trace
+    prints the call: formatting every argument of every call costs more than the call."""
+
+    __slots__ = ("data", "form")
+
+    def __init__(self, data: bytes, form: str = "{}") -> None:
+        self.data, self.form = data, form
+
+    def __str__(self) -> str:
+        return self.form.format(c_literal(self.data))
+
+
 def outcome(ffi: Any, result: Any) -> str:
     """A call's result reduced to a class: NULL or not, zero/negative or the bit length."""
     if isinstance(result, ffi.CData):
@@ -36,7 +49,7 @@ def print_call(ffi: Any, fc: FunctionContract, plan: list[Arg], values: dict[str
         if isinstance(value, Handle):
             shown.append(f"{value.type}#{id(value) % 10007}")
         elif f"#show:{arg.name}" in values:
-            shown.append(values[f"#show:{arg.name}"])
+            shown.append(str(values[f"#show:{arg.name}"]))
         elif arg.role in ("cell", "out_pointer"):
             shown.append(f"&{arg.name}")
         elif arg.role in ("callback", "callback_sync", "release", "user_data"):

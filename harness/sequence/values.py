@@ -8,7 +8,7 @@ from typing import Any
 from harness.contract.spec import BYTE_TYPES, FunctionContract, pointee
 from harness.engine.driving import exact_buffer
 from harness.sequence.state import Arg, Choices, Handle
-from harness.sequence.trace import c_literal
+from harness.sequence.trace import Shown
 
 MAX_BYTES = 96
 POOL = 16
@@ -39,13 +39,13 @@ class ValueMixin:
             if arg.name in fc.nullable and choices.int(0, 15) == 0:
                 return ffi.NULL
             text = self._text(choices).replace(b"\0", b"")
-            values[f"#show:{arg.name}"] = c_literal(text)
+            values[f"#show:{arg.name}"] = Shown(text)
             return exact_buffer(ffi, lib, text + b"\0", arg.ctype)
         if role == "takes":
             if arg.name in fc.nullable and choices.int(0, 15) == 0:
                 return ffi.NULL
             data = self._text(choices).replace(b"\0", b"") + b"\0"
-            values[f"#show:{arg.name}"] = f"strdup({c_literal(data[:-1])})"
+            values[f"#show:{arg.name}"] = Shown(data[:-1], "strdup({})")
             pointer = ffi.cast(arg.ctype, lib.malloc(len(data)))
             ffi.memmove(pointer, data, len(data))
             return pointer
@@ -54,7 +54,7 @@ class ValueMixin:
             data = self._text(choices)
             data = data[:len(data) - len(data) % size]
             values[f"#len:{arg.name}"] = len(data) // size
-            values[f"#show:{arg.name}"] = c_literal(data)
+            values[f"#show:{arg.name}"] = Shown(data)
             if arg.name in fc.nullable and not data and choices.int(0, 3) == 0:
                 return ffi.NULL
             if arg.name in fc.takes:  # malloc'd, and from now on the library's to free
