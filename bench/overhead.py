@@ -50,7 +50,11 @@ class Surface:
 SURFACES = {
     "strings": Surface(BENCH / "native" / "strings.c", "strings"),
     "records": Surface(BENCH / "native" / "records.c", "records"),
+    "sequence-kv": Surface(BENCH / "native" / "sequence_kv.c", "sequence", None, 512),
     "sequence-cfg": Surface(BENCH / "native" / "sequence_cfg.c", "sequence", TARGETS / "cfgdoc" / "cfg.toml", 512),
+    "sequence-shapes": Surface(BENCH / "native" / "sequence_shapes.c", "sequence",
+                               TARGETS / "shapes" / "shapes.toml", 512),
+    "sequence-wild": Surface(BENCH / "native" / "sequence_wild.c", "sequence", TARGETS / "wild" / "wild.toml", 512),
 }
 CONFIGS = {"surfaces": ["strings", "records"], "sequence": [n for n in SURFACES if n.startswith("sequence-")]}
 BUILDS = {"sanitized": ["-fsanitize=fuzzer", *SANITIZE_FLAGS], "plain": ["-fsanitize=fuzzer"]}

@@ -4,62 +4,11 @@
  * as malloc'd strings, user_data alive until its watch is released, strings and buffers in
  * exact-size heap blocks, byte strings given or read before reused. The anchor of
  * bench/overhead.py --configs sequence. */
-#include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
-
+#include "sequence_input.h"
 #include "cfg.h"
 
-#define MAX_STEPS 48
 #define MAX_DOCS 8
 #define MAX_WATCHES 32
-#define POOL 16
-#define MAX_BYTES 96
-
-typedef struct { const uint8_t *data; size_t size; } Input;
-
-static unsigned pick(Input *in, unsigned n) {  /* a choice in [0, n) from one or two bytes */
-    if (n <= 1 || !in->size) return 0;
-    unsigned v = in->data[--in->size];
-    if (n > 256 && in->size) v = v << 8 | in->data[--in->size];
-    return v % n;
-}
-
-static struct { char text[MAX_BYTES + 1]; size_t len; } pool[POOL];
-static unsigned pooled, pool_next;
-
-static void remember(const char *text, size_t len) {
-    if (len > MAX_BYTES) return;
-    memcpy(pool[pool_next].text, text, len);
-    pool[pool_next].text[len] = 0;
-    pool[pool_next].len = len;
-    pool_next = (pool_next + 1) % POOL;
-    if (pooled < POOL) pooled++;
-}
-
-/* A NUL-free string in a heap block of exactly its size: fresh bytes or (often) one used before. */
-static char *text(Input *in, size_t *len) {
-    char buf[MAX_BYTES + 1];
-    size_t n = 0;
-    if (pooled && pick(in, 3) == 0) {
-        unsigned i = pick(in, pooled);
-        n = pool[i].len;
-        memcpy(buf, pool[i].text, n);
-    } else {
-        size_t want = pick(in, MAX_BYTES + 1);
-        while (n < want && in->size) {
-            char c = (char)*in->data++;
-            in->size--;
-            if (c) buf[n++] = c;
-        }
-        remember(buf, n);
-    }
-    char *block = malloc(n + 1);
-    memcpy(block, buf, n);
-    block[n] = 0;
-    if (len) *len = n;
-    return block;
-}
 
 static cfg_doc *docs[MAX_DOCS];
 static unsigned ndocs;
@@ -183,7 +132,7 @@ static void step(Input *in) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     Input in = {data, size};
-    pooled = pool_next = 0;
+    sequence_begin();
     for (unsigned i = 0; i < MAX_STEPS && in.size; i++) step(&in);
     while (ndocs) free_doc(ndocs - 1);
     for (unsigned w = 0; w < nwatches; w++) free(watches[w].token);
