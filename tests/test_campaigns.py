@@ -183,3 +183,22 @@ def test_a_fuzzer_whose_every_worker_dies_at_once_says_so_in_stopped(tmp_path):
     assert result.stopped.startswith("stalled: every new worker died at once") and found.finding.stack_hash in \
         result.stopped
     assert result.to_dict()["fuzzers"][config.fuzzers[0].name]["stalled"] == found.finding.stack_hash
+
+
+def test_minimizing_after_the_campaign_stays_within_its_own_bound(tmp_path):
+    """A finding in the first seconds of a `--time 20` campaign: the campaign still fuzzes its 20 s,
+    the finding's time is when it was found (not after minimizing), and minimizing afterwards
+    takes at most --minimize-time, so the whole run ends within 20 s + 5 s + start-up and exit."""
+    bug = resolve_target(None).bug("trusted-value-length")
+    crashes, out = tmp_path / "crashes", tmp_path / "run"
+    command = [sys.executable, "-m", "harness", "fuzz", "records", "--variant", bug.id, "--time", "20",
+               "--minimize-time", "5", "--seed", "1", "--crash-dir", str(crashes), "--out", str(out), "--json"]
+    started = time.monotonic()
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    took = time.monotonic() - started
+    assert done.returncode == 1, done.stderr[-2000:]
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    found = [f for f in summary["findings"] if (f["kind"], f["function"]) == (bug.kind, bug.function)]
+    assert found and found[0]["seconds_to_find"] < 20 and found[0]["stored"], summary["findings"]
+    assert summary["seconds"] < 20 + 5, summary["seconds"]  # fuzzing kept its budget
+    assert took < 20 + 5 + 40, f"{took:.0f} s in all"  # 40 s: interpreter start-up, build check, exit
