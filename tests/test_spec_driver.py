@@ -99,3 +99,50 @@ def test_crash_identity_does_not_depend_on_where_the_spec_is(tmp_path):
     (here,), (there,) = parse_report(report, beside.code)[:1], parse_report(report, elsewhere.code)[:1]
     assert here.function == "kv__find" and here.in_target and there.in_target, report[-2000:]
     assert (there.function, there.stack_hash) == (here.function, here.stack_hash)
+
+
+RANGE = "ranges = { level = [1, 9] }           # SHP_LEVELS; outside it the table is read out of bounds"
+
+
+@pytest.mark.parametrize(("new", "message"), [
+    ("ranges = { level = [9, 1] }", "range of 'level' must be [lowest, highest]"),
+    ('ranges = { level = ["1", 9] }', "range of 'level' must be [lowest, highest]"),
+    ("ranges = { level = [1] }", "range of 'level' must be [lowest, highest]"),
+    ("ranges = { depth = [1, 9] }", "'depth'"),
+])
+def test_a_wrong_range_is_an_error_naming_its_line(tmp_path, new, message):
+    spec = _copy_spec(tmp_path, RANGE, new, "shapes", "shapes.toml")
+    with pytest.raises(TargetError) as caught:
+        target_contract(load_target_file(spec))
+    text = str(caught.value)
+    assert message in text, text
+    number = int(text.split(": ", 1)[0].rsplit(":", 1)[1])
+    assert spec.read_text().splitlines()[number - 1] == new, text
+
+
+def test_a_range_the_type_cannot_hold_is_refused_before_fuzzing(tmp_path):
+    from harness.sequence.driver import SequenceDriver
+    from harness.target.loader import load
+
+    spec = _copy_spec(tmp_path, RANGE, "ranges = { level = [1, 4294967296] }", "shapes", "shapes.toml")
+    target = load_target_file(spec)
+    loaded = load(target, "clean")
+    with pytest.raises(TargetError, match=r"shp_level_cost: range of 'level' \[1, 4294967296\] is outside what int"):
+        SequenceDriver(target_contract(target), loaded.ffi, loaded.lib)
+
+
+def test_an_integer_valid_only_in_a_range_needs_the_range_and_is_then_quiet(tmp_path):
+    """shp_level_cost reads a table with a level the caller must keep in 1..9. Without `ranges`
+    the driver passes any int and the library's own out-of-bounds read is the driver's fault;
+    with it the same search is quiet (and test_api_shapes_are_honoured_on_a_correct_library runs
+    30k executions of the whole library with it)."""
+    spec = _copy_spec(tmp_path, RANGE, "", "shapes", "shapes.toml")
+    target = load_target_file(spec)
+    assert all(f.ranges == () for f in target_contract(target).functions.values())
+    config = CampaignConfig(tuple(resolve_fuzzers(["sequence"], target)), target, "clean", tmp_path / "run",
+                            seconds=None, runs=30_000, seed=1)
+    summary = Campaign(config).run().to_dict()
+    out_of_range = {"global-buffer-overflow", "index-out-of-bounds", "signed-integer-overflow"}  # ASan or UBSan
+    found = {(f["kind"], f["function"]) for f in summary["findings"]}
+    assert {kind for kind, function in found if function == "shp_level_cost"} & out_of_range, found
+    assert target_contract(resolve_target(str(SHAPES))).functions["shp_level_cost"].ranges == (("level", 1, 9),)

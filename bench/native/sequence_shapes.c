@@ -28,7 +28,7 @@ static shp_node *some_node(Input *in) { return nnodes ? nodes[pick(in, nnodes)] 
 
 static void step(Input *in) {
     shp_node *node;
-    switch (pick(in, 7)) {
+    switch (pick(in, 8)) {
     case 0: {
         size_t n = (size_t)edge_int(in, 0, 256);
         size_t *counts = malloc((n ? n : 1) * sizeof *counts);
@@ -69,6 +69,7 @@ static void step(Input *in) {
     case 6:
         if ((node = some_node(in))) sink += (size_t)shp_each_metric(node, on_metric, &sink);
         break;
+    case 7: sink += (size_t)shp_level_cost(1 + (int)pick(in, SHP_LEVELS)); break;  /* ranges: 1..9 */
     }
 }
 

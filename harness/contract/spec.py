@@ -18,6 +18,7 @@
     out_buffers = { out = "cap" }    # caller-provided output buffer -> its capacity parameter
     takes = ["comment"]              # the library frees this malloc'd argument (with free())
     nullable = ["comment"]           # NULL is allowed here
+    ranges = { level = [1, 9] }      # an integer parameter's valid values (both ends included)
     outputs.out = { returns = "owned", length = "out_len" }  # a T ** out-parameter's contract
     callback = "fn"                  # registers fn: it may be called after this call returns ...
     user_data = "user_data"          # ... with this user_data, kept alive by the caller ...
@@ -51,7 +52,7 @@ from harness.target.spec import Target
 RETURN_KINDS = ("value", "static", "owned", "borrowed")
 CHAR_TYPES = ("char", "signed char", "unsigned char")
 BYTE_TYPES = (*CHAR_TYPES, "void", "uint8_t", "int8_t")  # a buffer of these counts bytes
-FUNCTION_KEYS = {"returns", "owner", "until", "free", "length", "buffers", "out_buffers", "takes", "nullable",
+FUNCTION_KEYS = {"returns", "owner", "until", "free", "length", "buffers", "out_buffers", "takes", "nullable", "ranges",
                  "outputs", "callback", "user_data", "release", "ends", "reentrant", "registration_id"}
 INTEGER_WORDS = ("char", "short", "int", "long", "size_t", "ssize_t", "int8_t", "int16_t", "int32_t", "int64_t",
                  "uint8_t", "uint16_t", "uint32_t", "uint64_t", "intptr_t", "uintptr_t", "ptrdiff_t", "unsigned",
@@ -102,6 +103,7 @@ class FunctionContract:
     nullable: tuple[str, ...] = ()
     outputs: tuple[tuple[str, Lifetime], ...] = ()
     registration: Registration | None = None
+    ranges: tuple[tuple[str, int, int], ...] = ()  # (integer parameter, lowest, highest valid value)
 
     @functools.cached_property
     def name(self) -> str:  # cached: read on every call the sequence driver makes
@@ -289,7 +291,25 @@ class _Loader:
                                       "{ returns = ..., ... }", where, param)
             outputs.append((param, self.lifetime(sig, out, ctype.rsplit("*", 1)[0].strip(), where)))
         return FunctionContract(sig, returns, buffers, out_buffers, takes, nullable, tuple(outputs),
-                                self.registration(sig, entry, where))
+                                self.registration(sig, entry, where), self.ranges(sig, entry, where))
+
+    def ranges(self, sig: Signature, entry: dict, where: str) -> tuple[tuple[str, int, int], ...]:
+        """`ranges = { param = [low, high] }`: integer parameters and their valid values."""
+        raw = entry.get("ranges", {})
+        if not isinstance(raw, dict):
+            raise self.spec.error(f"{sig.name}: ranges must be a table of parameter = [lowest, highest]",
+                                  where, "ranges")
+        found = []
+        for name, bounds in raw.items():
+            if not is_integer(self.param(sig, name, "ranged parameter"), self.enums):
+                raise self.spec.error(f"{sig.name}: range of {name!r}: not an integer in the header", where, name)
+            valid = isinstance(bounds, list) and len(bounds) == 2 and all(
+                isinstance(b, int) and not isinstance(b, bool) for b in bounds)
+            if not valid or bounds[0] > bounds[1]:
+                raise self.spec.error(f"{sig.name}: range of {name!r} must be [lowest, highest], two integers "
+                                      f"with lowest <= highest (got {bounds!r})", where, name)
+            found.append((name, bounds[0], bounds[1]))
+        return tuple(found)
 
     def callbacks(self) -> dict[str, CallbackContract]:
         """A CallbackContract for every function-pointer type: the [contract.callbacks] entry

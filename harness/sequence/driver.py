@@ -25,7 +25,7 @@ from harness.sequence.plan import PlanShape, plan_all
 from harness.sequence.results import ResultMixin
 from harness.sequence.state import Arg, Choices, FuzzedChoices, Handle, RunState
 from harness.sequence.trace import outcome, print_call
-from harness.sequence.values import ValueMixin
+from harness.sequence.values import ValueMixin, check_ranges
 
 __all__ = ["Choices", "FuzzedChoices", "SequenceDriver"]
 
@@ -44,6 +44,7 @@ class SequenceDriver(ValueMixin, CallbackMixin, ResultMixin):
         self.observe = observe
         self.state = RunState()
         self.plans, self.skipped = plan_all(contract)
+        check_ranges(ffi, self.plans)
         self.shapes = {name: PlanShape.of(plan) for name, plan in self.plans.items()}
         self.steps = [contract.functions[name] for name in self.plans]
         self._destroys = {h.free: h for h in contract.handles.values()}

@@ -108,7 +108,8 @@ def _default_arg(contract: Contract, fc: FunctionContract, name: str, ctype: str
         raise Unsupported(f"parameter {name} ({ctype}) needs a contract entry (buffers, out_buffers, "
                            "user_data, outputs)")
     if is_integer(ctype, contract.enums):
-        return Arg(name, ctype, "int")
+        bounds = next(((low, high) for param, low, high in fc.ranges if param == name), None)
+        return Arg(name, ctype, "int", bounds=bounds)
     if ctype in ("float", "double"):
         return Arg(name, ctype, "float")
     raise Unsupported(f"parameter {name} ({ctype}) has no generator")

@@ -103,4 +103,5 @@ class Arg:
     other: str | None = None
     lifetime: Lifetime | None = None
     taken: bool = False  # a handle the call takes over (`takes`): no longer the driver's afterwards
+    bounds: tuple[int, int] | None = None  # an integer's valid values (`ranges`), both ends included
 

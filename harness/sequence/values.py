@@ -7,6 +7,7 @@ from typing import Any
 
 from harness.contract.spec import BYTE_TYPES, FunctionContract, pointee
 from harness.engine.driving import exact_buffer
+from harness.errors import TargetError
 from harness.sequence.state import Arg, Choices, Handle
 from harness.sequence.trace import Shown
 
@@ -19,6 +20,26 @@ def element_size(ffi: Any, ctype: str) -> int:
     them count bytes), sizeof(T) otherwise."""
     base = pointee(ctype)
     return 1 if base is None or base in BYTE_TYPES else int(ffi.sizeof(base))
+
+
+def integer_limits(ffi: Any, ctype: str) -> tuple[int, int]:
+    """The lowest and highest value of an integer C type."""
+    size = ffi.sizeof(ctype)
+    if int(ffi.cast(ctype, -1)) < 0:
+        return -(1 << (8 * size - 1)), (1 << (8 * size - 1)) - 1
+    return 0, (1 << (8 * size)) - 1
+
+
+def check_ranges(ffi: Any, plans: dict[str, list[Arg]]) -> None:
+    """TargetError for a `ranges` entry with values its parameter's type cannot hold."""
+    for function, plan in plans.items():
+        for arg in plan:
+            if arg.bounds is None:
+                continue
+            low, high = integer_limits(ffi, arg.ctype)
+            if arg.bounds[0] < low or arg.bounds[1] > high:
+                raise TargetError(f"{function}: range of {arg.name!r} {list(arg.bounds)} is outside what "
+                                  f"{arg.ctype} holds ({low}..{high})")
 
 
 class ValueMixin:
@@ -73,7 +94,7 @@ class ValueMixin:
         if role in ("cell", "out_pointer"):
             return ffi.new(arg.ctype.replace("const ", "", 1) if arg.ctype.startswith("const ") else arg.ctype)
         if role == "int":
-            return self._int(arg.ctype, choices)
+            return self._int(arg.ctype, choices, arg.bounds)
         if role == "float":
             return (0.0, 1.0, -1.0, 1e308, float("nan"))[choices.int(0, 4)]
         if role in ("callback", "callback_sync", "release"):
@@ -110,16 +131,15 @@ class ValueMixin:
                 pool.pop(0)
             pool.append(data)
 
-    def _int(self, ctype: str, choices: Choices) -> int:
-        ffi = self.ffi
-        size = ffi.sizeof(ctype)
-        signed = int(ffi.cast(ctype, -1)) < 0
-        low, high = (-(1 << (8 * size - 1)), (1 << (8 * size - 1)) - 1) if signed else (0, (1 << (8 * size)) - 1)
+    def _int(self, ctype: str, choices: Choices, bounds: tuple[int, int] | None = None) -> int:
+        """An integer of ctype near its edges - or, with bounds (`ranges`), near theirs and
+        never outside them."""
+        low, high = bounds if bounds is not None else integer_limits(self.ffi, ctype)
         pick = choices.int(0, 7)
         if pick == 0 and self.state.ints:
             value = self.state.ints[choices.int(0, len(self.state.ints) - 1)]
         elif pick <= 2:
-            value = choices.int(0, 16)
+            value = choices.int(0, 16) + (low if bounds is not None else 0)
         else:
             value = (0, 1, -1, high, low, choices.int(low, high))[pick - 2]
         return min(max(value, low), high)

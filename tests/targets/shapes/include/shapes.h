@@ -1,7 +1,8 @@
 /* shapes.h - API shapes the generic driver must honour exactly (a test library of ffi-harness).
  *
  * Out-arrays measured in elements, a callback passing a C string followed by a 64-bit number,
- * and a tree whose nodes are handed to their parent. A correct driver finds nothing here.
+ * a tree whose nodes are handed to their parent, and an integer valid only in a range (the
+ * caller's to check, as with many speed or level knobs). A correct driver finds nothing here.
  */
 #ifndef SHAPES_H
 #define SHAPES_H
@@ -42,5 +43,10 @@ const char *shp_node_child_name(const shp_node *node, int index);
 
 /* Calls fn(user_data, name, weight) for node and each descendant, weight = INT64_MAX >> depth. */
 int shp_each_metric(shp_node *node, shp_metric_fn fn, void *user_data);
+
+#define SHP_LEVELS 9
+/* The cost factor of level 1..SHP_LEVELS. The level is not checked: the caller must keep it in
+ * range (outside it the factor table is read out of bounds). */
+double shp_level_cost(int level);
 
 #endif

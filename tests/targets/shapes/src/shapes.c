@@ -80,3 +80,9 @@ int shp_each_metric(shp_node *node, shp_metric_fn fn, void *user_data) {
     if (!node || !fn) return -1;
     return each(node, fn, user_data, 0);
 }
+
+static const double level_costs[SHP_LEVELS] = {1.0, 1.5, 2.25, 3.4, 5.1, 7.6, 11.4, 17.1, 25.6};
+
+double shp_level_cost(int level) {
+    return level_costs[level - 1];  /* 1..SHP_LEVELS, as the header says */
+}
