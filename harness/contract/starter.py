@@ -39,6 +39,9 @@ CAPACITY = re.compile(r"^(cap|capacity|size|len|buflen|bufsize|n|count|num|nmemb
                       r".*_(cap|capacity|size|len|count)|.*(Cap|Capacity|Size|Len|Count))$")
 ENDS = re.compile(r"(unsubscribe|unwatch|unregister|remove_(listener|callback|handler|watch)|disconnect)", re.I)
 BYTES = ("char", "void", "unsigned char", "signed char", "uint8_t", "int8_t")
+# integer parameters that often select among a fixed set (a table row, a level): valid in a range
+SELECTOR_WORDS = {"level", "index", "idx", "slot", "which", "mode", "kind", "type", "choice", "channel",
+                  "lane", "bucket", "shard", "preset", "quality", "speed", "strategy"}
 REVIEW = "  # REVIEW"
 
 
@@ -84,6 +87,11 @@ def _question(sig: Signature, api: HeaderApi, handles: dict, default_free: str |
             return f'returns {sig.result}: who frees it (returns = "owned", free = ...) or is it borrowed?'
     if sig.result.count("*") == 1 and base == "void" and not sig.result.startswith("const"):
         return f'returns {sig.result}: owned (returns = "owned", free = ...), borrowed or static?'
+    selector = next((p for p in sig.params if is_integer(p.ctype, api.enums) and words(p.name) & SELECTOR_WORDS
+                     and p.ctype not in api.enums), None)
+    if selector is not None:
+        return (f"which values may {selector.name} take (ranges = {{ {selector.name} = [lowest, highest] }}), "
+                "or is every value checked?")
     handle_params = [p for p in sig.params if pointee(p.ctype) in handles and p.ctype.count("*") == 1]
     if len(handle_params) > 1 and words(sig.name) & HANDOVER_WORDS:
         later = ", ".join(p.name for p in handle_params[1:])
