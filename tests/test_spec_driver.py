@@ -146,3 +146,36 @@ def test_an_integer_valid_only_in_a_range_needs_the_range_and_is_then_quiet(tmp_
     found = {(f["kind"], f["function"]) for f in summary["findings"]}
     assert {kind for kind, function in found if function == "shp_level_cost"} & out_of_range, found
     assert target_contract(resolve_target(str(SHAPES))).functions["shp_level_cost"].ranges == (("level", 1, 9),)
+
+
+KEEPS = 'keeps = { label = "node" }            # not copied: alive and unchanged until node is freed'
+
+
+@pytest.mark.parametrize(("old", "new", "message"), [
+    (KEEPS, 'keeps = { label = "label" }', "'label' is kept by 'label', which is not a handle parameter"),
+    (KEEPS, 'keeps = { label = "owner" }', "'owner'"),
+    (RANGE, 'keeps = { level = "level" }', "kept input 'level' is not a pointer"),
+])
+def test_a_wrong_keeps_entry_is_an_error_naming_its_line(tmp_path, old, new, message):
+    spec = _copy_spec(tmp_path, old, new, "shapes", "shapes.toml")
+    with pytest.raises(TargetError) as caught:
+        target_contract(load_target_file(spec))
+    text = str(caught.value)
+    assert message in text, text
+    number = int(text.split(": ", 1)[0].rsplit(":", 1)[1])
+    assert spec.read_text().splitlines()[number - 1] == new, text
+
+
+def test_an_input_the_library_keeps_needs_keeps_and_is_then_quiet(tmp_path):
+    """shp_node_set_label keeps the caller's string (not a copy) until the node is freed. Without
+    `keeps` the driver frees the label after the call and the library's later strlen reads freed
+    memory - the driver's fault; with it the label lives as long as its node (or, once the node
+    is handed to a parent, to the end of the input), and the library is quiet."""
+    spec = _copy_spec(tmp_path, KEEPS, "", "shapes", "shapes.toml")
+    target = load_target_file(spec)
+    assert target_contract(target).functions["shp_node_set_label"].keeps == ()
+    config = CampaignConfig(tuple(resolve_fuzzers(["sequence"], target)), target, "clean", tmp_path / "run",
+                            seconds=None, runs=30_000, seed=1, stop_on=("heap-use-after-free", None))
+    summary = Campaign(config).run().to_dict()
+    assert ("heap-use-after-free", "shp_node_label_length") in {(f["kind"], f["function"]) for f in summary["findings"]}
+    assert target_contract(resolve_target(str(SHAPES))).functions["shp_node_set_label"].keeps == (("label", "node"),)

@@ -118,3 +118,16 @@ def test_malformed_reports_never_raise(text, target_code):
 def test_finding_round_trips_through_json(target_code):
     finding = parse("cursor-delete-uaf.txt", target_code)
     assert Finding.from_dict(finding.to_dict()) == finding
+
+
+def test_a_library_function_ending_in_a_tail_call_is_named_by_its_cffi_wrapper(target_code):
+    """`return strlen(label);` leaves no frame of the library function: the cffi wrapper that
+    called it names it (it used to be a pybind11/std:: frame of atheris). Not target code: a
+    leak through the harness's own lib.malloc wrapper must stay CPython-side noise."""
+    text = report("tail-call-uaf.txt")
+    (finding,) = parse_report(text, target_code)
+    assert (finding.kind, finding.function, finding.crash_state) == \
+        ("heap-use-after-free", "shp_node_label_length", ("shp_node_label_length",))
+    assert not finding.in_target
+    leak = text.replace("AddressSanitizer: heap-use-after-free", "LeakSanitizer: detected memory leaks")
+    assert not any(f.in_target for f in parse_report(leak, target_code))

@@ -19,6 +19,7 @@
     takes = ["comment"]              # the library frees this malloc'd argument (with free())
     nullable = ["comment"]           # NULL is allowed here
     ranges = { level = [1, 9] }      # an integer parameter's valid values (both ends included)
+    keeps = { dict = "stream" }      # an input the library keeps using: alive until stream is freed
     outputs.out = { returns = "owned", length = "out_len" }  # a T ** out-parameter's contract
     callback = "fn"                  # registers fn: it may be called after this call returns ...
     user_data = "user_data"          # ... with this user_data, kept alive by the caller ...
@@ -52,8 +53,9 @@ from harness.target.spec import Target
 RETURN_KINDS = ("value", "static", "owned", "borrowed")
 CHAR_TYPES = ("char", "signed char", "unsigned char")
 BYTE_TYPES = (*CHAR_TYPES, "void", "uint8_t", "int8_t")  # a buffer of these counts bytes
-FUNCTION_KEYS = {"returns", "owner", "until", "free", "length", "buffers", "out_buffers", "takes", "nullable", "ranges",
-                 "outputs", "callback", "user_data", "release", "ends", "reentrant", "registration_id"}
+FUNCTION_KEYS = {"returns", "owner", "until", "free", "length", "buffers", "out_buffers", "takes", "nullable",
+                 "ranges", "keeps", "outputs", "callback", "user_data", "release", "ends", "reentrant",
+                 "registration_id"}
 INTEGER_WORDS = ("char", "short", "int", "long", "size_t", "ssize_t", "int8_t", "int16_t", "int32_t", "int64_t",
                  "uint8_t", "uint16_t", "uint32_t", "uint64_t", "intptr_t", "uintptr_t", "ptrdiff_t", "unsigned",
                  "signed", "_Bool", "bool")
@@ -104,6 +106,7 @@ class FunctionContract:
     outputs: tuple[tuple[str, Lifetime], ...] = ()
     registration: Registration | None = None
     ranges: tuple[tuple[str, int, int], ...] = ()  # (integer parameter, lowest, highest valid value)
+    keeps: tuple[tuple[str, str], ...] = ()  # (input the library keeps using, the handle parameter keeping it)
 
     @functools.cached_property
     def name(self) -> str:  # cached: read on every call the sequence driver makes
@@ -291,7 +294,22 @@ class _Loader:
                                       "{ returns = ..., ... }", where, param)
             outputs.append((param, self.lifetime(sig, out, ctype.rsplit("*", 1)[0].strip(), where)))
         return FunctionContract(sig, returns, buffers, out_buffers, takes, nullable, tuple(outputs),
-                                self.registration(sig, entry, where), self.ranges(sig, entry, where))
+                                self.registration(sig, entry, where), self.ranges(sig, entry, where),
+                                self.keeps(sig, entry, handles, where))
+
+    def keeps(self, sig: Signature, entry: dict, handles: dict[str, HandleType], where: str
+              ) -> tuple[tuple[str, str], ...]:
+        """`keeps = { input = "handle" }`: an input the library goes on using after the call, until
+        that handle parameter's handle is freed."""
+        kept = name_pairs(entry.get("keeps", {}), self.spec, "keeps", where, "keeps")
+        for param, owner in kept:
+            if "*" not in self.param(sig, param, "kept input"):
+                raise self.spec.error(f"{sig.name}: kept input {param!r} is not a pointer in the header", where, param)
+            owner_type = self.param(sig, owner, "keeper")
+            if pointee(owner_type) not in handles or owner_type.count("*") != 1:
+                raise self.spec.error(f"{sig.name}: {param!r} is kept by {owner!r}, which is not a handle "
+                                      f"parameter (one of the [contract.handles] types)", where, param)
+        return kept
 
     def ranges(self, sig: Signature, entry: dict, where: str) -> tuple[tuple[str, int, int], ...]:
         """`ranges = { param = [low, high] }`: integer parameters and their valid values."""

@@ -149,6 +149,9 @@ class SequenceDriver(ValueMixin, CallbackMixin, ResultMixin):
             self.observe(event)
             self.observe(f"{state.previous}>{event}")
             state.previous = fc.name
+        for param, owner in fc.keeps:  # alive until its keeper is freed (the buffers free themselves)
+            keeper = values.get(owner)
+            (keeper.kept if isinstance(keeper, Handle) and keeper is not target else state.keep).append(values[param])
         if target is not None:
             state.handles.remove(target)
             ended += [r for r in state.registrations.values() if r.owner is target and not r.ended]
@@ -157,6 +160,7 @@ class SequenceDriver(ValueMixin, CallbackMixin, ResultMixin):
             if isinstance(given, Handle) and given in state.handles:
                 state.handles.remove(given)  # the library's now: never freed or used by the driver again
                 state.borrows = [b for b in state.borrows if b.owner is not given]
+                state.keep += given.kept  # whoever took it may free it as late as the input's end
         for reg in ended:
             reg.ended = True
         if state.depth:  # inside a callback: the release may come when the dispatch returns

@@ -43,6 +43,7 @@ class Handle:
     type: str
     pointer: Any
     made_by: str
+    kept: list[Any] = field(default_factory=list)  # inputs the library keeps using until this is freed
 
 
 @dataclass(eq=False)

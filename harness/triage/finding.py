@@ -8,6 +8,18 @@ from dataclasses import asdict, dataclass, field
 from harness.triage.frames import Frame
 
 CRASH_STATE_FRAMES = 3  # ClusterFuzz: crash identity = type + top 3 non-ignored frames
+CFFI_WRAPPER = "_cffi_f_"  # cffi's API-mode wrapper of library function NAME is _cffi_f_NAME
+
+
+def _called_through_cffi(frames: tuple[Frame, ...]) -> list[Frame]:
+    """The library function a cffi wrapper frame called, when the stack has no frame of the
+    library itself: its own frame is gone when it ended in a tail call (`return strlen(p);`
+    jumps to the interceptor), but the wrapper names it. Not target code for leak filtering:
+    the harness's own lib.malloc goes through a wrapper too."""
+    wrapper = next((f for f in frames if f.function.startswith(CFFI_WRAPPER)), None)
+    if wrapper is None:
+        return []
+    return [Frame(wrapper.index, wrapper.function[len(CFFI_WRAPPER):], "", 0, wrapper.module, False)]
 
 
 @dataclass(frozen=True)
@@ -16,7 +28,8 @@ class Finding:
 
     kind: sanitizer vocabulary (heap-use-after-free, leak, signed-integer-overflow, timeout,
         python-exception, unparsed, ...). function/file/line: the innermost frame in target
-        code (else the innermost frame that is not runtime, libc or interpreter).
+        code (else the library function a cffi wrapper called, else the innermost frame that is
+        not runtime, libc or interpreter).
     stack_hash: hash of kind + crash state (function names only: no addresses, no paths),
         equal for the same bug across builds and machines.
     """
@@ -37,7 +50,7 @@ class Finding:
 
     def __post_init__(self) -> None:
         target = [f for f in self.frames if f.in_target]
-        relevant = target or [f for f in self.frames if not f.ignored]
+        relevant = target or _called_through_cffi(self.frames) or [f for f in self.frames if not f.ignored]
         top = relevant[0] if relevant else None
         state = tuple(f.function for f in relevant[:CRASH_STATE_FRAMES])
         identity = "\n".join((self.kind, self.signature, *state))

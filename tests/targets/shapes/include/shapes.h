@@ -1,8 +1,9 @@
 /* shapes.h - API shapes the generic driver must honour exactly (a test library of ffi-harness).
  *
  * Out-arrays measured in elements, a callback passing a C string followed by a 64-bit number,
- * a tree whose nodes are handed to their parent, and an integer valid only in a range (the
- * caller's to check, as with many speed or level knobs). A correct driver finds nothing here.
+ * a tree whose nodes are handed to their parent, an integer valid only in a range (the
+ * caller's to check, as with many speed or level knobs) and a string the library keeps using
+ * after the call (as a stream keeps its dictionary). A correct driver finds nothing here.
  */
 #ifndef SHAPES_H
 #define SHAPES_H
@@ -48,5 +49,11 @@ int shp_each_metric(shp_node *node, shp_metric_fn fn, void *user_data);
 /* The cost factor of level 1..SHP_LEVELS. The level is not checked: the caller must keep it in
  * range (outside it the factor table is read out of bounds). */
 double shp_level_cost(int level);
+
+/* Label node with label, which is NOT copied: it must stay valid and unchanged until the node
+ * is freed (or labelled again). NULL clears it. 0 on success, -1 without a node. */
+int shp_node_set_label(shp_node *node, const char *label);
+/* strlen of the node's label (0 without one). */
+size_t shp_node_label_length(const shp_node *node);
 
 #endif

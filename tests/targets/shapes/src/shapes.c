@@ -8,6 +8,7 @@ struct shp_node {
     char *name;
     shp_node **children;
     int count;
+    const char *label;  /* the caller's string, not a copy (shp_node_set_label) */
 };
 
 size_t shp_fill_counts(size_t *counts, size_t n) {
@@ -85,4 +86,14 @@ static const double level_costs[SHP_LEVELS] = {1.0, 1.5, 2.25, 3.4, 5.1, 7.6, 11
 
 double shp_level_cost(int level) {
     return level_costs[level - 1];  /* 1..SHP_LEVELS, as the header says */
+}
+
+int shp_node_set_label(shp_node *node, const char *label) {
+    if (!node) return -1;
+    node->label = label;  /* kept, not copied: the header says so */
+    return 0;
+}
+
+size_t shp_node_label_length(const shp_node *node) {
+    return node && node->label ? strlen(node->label) : 0;
 }
