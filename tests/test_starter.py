@@ -26,7 +26,8 @@ LIBRARIES = {  # header, sources, and the functions whose guess would be a false
     "cfg": ("tests/targets/cfgdoc/include/cfg.h", ["tests/targets/cfgdoc/src/cfg.c"],
             {"cfg_set_comment": "writes into comment"}),
     "shapes": ("tests/targets/shapes/include/shapes.h", ["tests/targets/shapes/src/shapes.c"],
-               {"shp_node_add": "does it take child", "shp_level_cost": "which values may level take"}),
+               {"shp_node_add": "does it take child", "shp_level_cost": "which values may level take",
+                "shp_node_set_label": "does it keep label after the call"}),
     "wild": ("tests/targets/wild/include/wild.h", ["tests/targets/wild/src/wild.c"], {}),
 }
 

@@ -39,6 +39,9 @@ CAPACITY = re.compile(r"^(cap|capacity|size|len|buflen|bufsize|n|count|num|nmemb
                       r".*_(cap|capacity|size|len|count)|.*(Cap|Capacity|Size|Len|Count))$")
 ENDS = re.compile(r"(unsubscribe|unwatch|unregister|remove_(listener|callback|handler|watch)|disconnect)", re.I)
 BYTES = ("char", "void", "unsigned char", "signed char", "uint8_t", "int8_t")
+# a function of a handle with these words may keep a pointer it is given instead of copying it
+KEEP_WORDS = {"set", "ref", "reference", "attach", "bind", "use", "keep", "retain", "register", "install", "load",
+              "dict", "dictionary", "prefix"}
 # integer parameters that often select among a fixed set (a table row, a level): valid in a range
 SELECTOR_WORDS = {"level", "index", "idx", "slot", "which", "mode", "kind", "type", "choice", "channel",
                   "lane", "bucket", "shard", "preset", "quality", "speed", "strategy"}
@@ -96,6 +99,12 @@ def _question(sig: Signature, api: HeaderApi, handles: dict, default_free: str |
     if len(handle_params) > 1 and words(sig.name) & HANDOVER_WORDS:
         later = ", ".join(p.name for p in handle_params[1:])
         return f'does it take {later} (takes = ["{handle_params[-1].name}"]) or only use it?'
+    inputs = [p for p in sig.params if p.ctype.count("*") == 1 and p.ctype.startswith("const")
+              and pointee(p.ctype) not in handles]
+    if handle_params and inputs and words(sig.name) & KEEP_WORDS and sig.name not in makers:
+        names = ", ".join(p.name for p in inputs)
+        return (f"does it keep {names} after the call (keeps = {{ {inputs[0].name} = \"{handle_params[0].name}\" }}) "
+                "or copy it?")
     # writable byte buffers (char *, uint8_t *, ...; a void * is user data or opaque)
     given = [p for p in sig.params if p.ctype.count("*") == 1 and not p.ctype.startswith("const")
              and pointee(p.ctype) in BYTES and pointee(p.ctype) != "void"]
