@@ -179,3 +179,39 @@ def test_an_input_the_library_keeps_needs_keeps_and_is_then_quiet(tmp_path):
     summary = Campaign(config).run().to_dict()
     assert ("heap-use-after-free", "shp_node_label_length") in {(f["kind"], f["function"]) for f in summary["findings"]}
     assert target_contract(resolve_target(str(SHAPES))).functions["shp_node_set_label"].keeps == (("label", "node"),)
+
+
+def test_an_out_buffer_whose_capacity_goes_in_and_out_through_a_pointer(capfd):
+    """shp_node_copy_name(node, out, size_t *size): *size holds out's capacity on the way in and
+    the needed size on the way out (zlib's uncompress has destLen so). With out_buffers naming a
+    pointer as the capacity the driver passes a cell holding exactly out's heap block size."""
+    import ctypes
+    import random
+
+    from harness.sequence.driver import FuzzedChoices, SequenceDriver
+    from harness.target.loader import load
+
+    target = resolve_target(str(SHAPES))
+    loaded = load(target, "clean")
+    allocated = ctypes.CDLL(None).__sanitizer_get_allocated_size
+    allocated.argtypes, allocated.restype = [ctypes.c_void_p], ctypes.c_size_t
+    seen: list[tuple[int, int]] = []
+
+    class Spy:  # the library, with shp_node_copy_name watched
+        def __getattr__(self, name):
+            function = getattr(loaded.lib, name)
+            if name != "shp_node_copy_name":
+                return function
+
+            def copy_name(node, out, size):
+                block = allocated(int(loaded.ffi.cast("uintptr_t", out)))
+                seen.append((size[0], block))
+                return function(node, out, size)
+            return copy_name
+
+    driver = SequenceDriver(target_contract(target), loaded.ffi, Spy())
+    rng = random.Random(5)
+    for _ in range(400):
+        driver.run(FuzzedChoices(bytes(rng.getrandbits(8) for _ in range(rng.randint(0, 200)))))
+    assert len(seen) > 10 and len({cap for cap, _ in seen}) > 3, seen
+    assert all(cap == block or (cap == 0 and block == 1) for cap, block in seen), seen  # 0: a 1-byte block

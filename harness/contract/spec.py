@@ -15,7 +15,8 @@
     free = "cfg_string_free"         # owned: released with this (default: [contract].free)
     length = "out_len"               # a size_t * parameter that receives the result's length
     buffers = { text = "len" }       # pointer parameter -> its length parameter (input bytes)
-    out_buffers = { out = "cap" }    # caller-provided output buffer -> its capacity parameter
+    out_buffers = { out = "cap" }    # caller-provided output buffer -> its capacity parameter (an
+                                     # integer, or a T * holding it in and the length written out)
     takes = ["comment"]              # the library frees this malloc'd argument (with free())
     nullable = ["comment"]           # NULL is allowed here
     ranges = { level = [1, 9] }      # an integer parameter's valid values (both ends included)
@@ -277,9 +278,13 @@ class _Loader:
         for pointer, length in (*buffers, *out_buffers):
             if "*" not in self.param(sig, pointer, "buffer"):
                 raise self.spec.error(f"{sig.name}: buffer {pointer!r} is not a pointer in the header", where, pointer)
-            if not is_integer(self.param(sig, length, "length"), self.enums):
-                raise self.spec.error(f"{sig.name}: length {length!r} of {pointer!r} is not an integer in the header",
-                                      where, length)
+            length_type = self.param(sig, length, "length")
+            in_out = (pointer, length) in out_buffers and length_type.count("*") == 1 \
+                and not length_type.startswith("const") and is_integer(pointee(length_type) or "", self.enums)
+            if not is_integer(length_type, self.enums) and not in_out:
+                also = " (or, for an out_buffer, a pointer to one)" if (pointer, length) in out_buffers else ""
+                raise self.spec.error(f"{sig.name}: length {length!r} of {pointer!r} is not an integer in the "
+                                      f"header{also}", where, length)
         takes = names(entry.get("takes", []), self.spec, "takes", where, "takes")
         nullable = names(entry.get("nullable", []), self.spec, "nullable", where, "nullable")
         for name in (*takes, *nullable):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from harness.contract.spec import CHAR_TYPES, Contract, FunctionContract, Lifetime, is_integer, pointee
 from harness.sequence.state import Arg
 
-SECOND_PASS = ("length_of", "capacity_of", "registration_id")  # filled after the values they follow
+SECOND_PASS = ("length_of", "capacity_of", "capacity_cell_of", "registration_id")  # filled after what they follow
 
 
 class Unsupported(Exception):
@@ -64,7 +64,8 @@ def plan_function(contract: Contract, fc: FunctionContract) -> list[Arg]:
         roles[length] = Arg(length, sig.param(length).ctype, "length_of", ptr)
     for ptr, cap in fc.out_buffers:
         roles[ptr] = Arg(ptr, sig.param(ptr).ctype, "out_buffer", cap)
-        roles[cap] = Arg(cap, sig.param(cap).ctype, "capacity_of", ptr)
+        cap_type = sig.param(cap).ctype
+        roles[cap] = Arg(cap, cap_type, "capacity_cell_of" if "*" in cap_type else "capacity_of", ptr)
     reg = fc.registration
     if reg is not None:
         roles[reg.callback] = Arg(reg.callback, sig.param(reg.callback).ctype, "callback")

@@ -50,7 +50,7 @@ def print_call(ffi: Any, fc: FunctionContract, plan: list[Arg], values: dict[str
             shown.append(f"{value.type}#{id(value) % 10007}")
         elif f"#show:{arg.name}" in values:
             shown.append(str(values[f"#show:{arg.name}"]))
-        elif arg.role in ("cell", "out_pointer"):
+        elif arg.role in ("cell", "out_pointer", "capacity_cell_of"):
             shown.append(f"&{arg.name}")
         elif arg.role in ("callback", "callback_sync", "release", "user_data"):
             shown.append(arg.role if value is not None and value != ffi.NULL else "NULL")

@@ -91,6 +91,8 @@ class ValueMixin:
             return exact_buffer(ffi, lib, b"\xa5" * (cap * element_size(ffi, arg.ctype)), arg.ctype)
         if role == "capacity_of":
             return values[f"#cap:{arg.other}"]
+        if role == "capacity_cell_of":  # in: the capacity; out: what the library says it wrote
+            return ffi.new(arg.ctype, values[f"#cap:{arg.other}"])
         if role in ("cell", "out_pointer"):
             return ffi.new(arg.ctype.replace("const ", "", 1) if arg.ctype.startswith("const ") else arg.ctype)
         if role == "int":

@@ -2,8 +2,9 @@
  *
  * Out-arrays measured in elements, a callback passing a C string followed by a 64-bit number,
  * a tree whose nodes are handed to their parent, an integer valid only in a range (the
- * caller's to check, as with many speed or level knobs) and a string the library keeps using
- * after the call (as a stream keeps its dictionary). A correct driver finds nothing here.
+ * caller's to check, as with many speed or level knobs), a string the library keeps using
+ * after the call (as a stream keeps its dictionary) and a size passed in and out through one
+ * pointer (as zlib's uncompress takes destLen). A correct driver finds nothing here.
  */
 #ifndef SHAPES_H
 #define SHAPES_H
@@ -55,5 +56,10 @@ double shp_level_cost(int level);
 int shp_node_set_label(shp_node *node, const char *label);
 /* strlen of the node's label (0 without one). */
 size_t shp_node_label_length(const shp_node *node);
+
+/* Copy the node's name into out: *size is out's capacity in bytes on the way in (the name is
+ * truncated to fit, NUL included) and the size the whole name needs on the way out. 0 when it
+ * fit, 1 when truncated, -1 without a node or size. */
+int shp_node_copy_name(const shp_node *node, char *out, size_t *size);
 
 #endif

@@ -97,3 +97,15 @@ int shp_node_set_label(shp_node *node, const char *label) {
 size_t shp_node_label_length(const shp_node *node) {
     return node && node->label ? strlen(node->label) : 0;
 }
+
+int shp_node_copy_name(const shp_node *node, char *out, size_t *size) {
+    if (!node || !size) return -1;
+    size_t needed = strlen(node->name) + 1, cap = *size;
+    if (cap) {
+        size_t n = needed < cap ? needed : cap;
+        memcpy(out, node->name, n - 1);
+        out[n - 1] = 0;
+    }
+    *size = needed;
+    return needed <= cap ? 0 : 1;
+}
