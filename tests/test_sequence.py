@@ -177,7 +177,7 @@ def test_reentrant_unsubscribe_shows_a_release_called_twice(tmp_path):
 
 
 def test_init_writes_a_starter_spec_that_loads(tmp_path):
-    out = tmp_path / "target.toml"
+    out = tmp_path / "fuzz" / "target.toml"  # a folder the project does not have yet
     command = [sys.executable, "-m", "harness", "init", str(CFG.header), "--sources", *map(str, CFG.sources),
                "--out", str(out)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=120)

@@ -103,6 +103,7 @@ def init(args: argparse.Namespace) -> int:
     if out.exists() and not args.force:
         raise UsageError(f"{out} exists; pass --force to overwrite it")
     name = args.name or headers[0].stem
+    out.resolve().parent.mkdir(parents=True, exist_ok=True)  # `--out fuzz/foo.toml` in a new project
     spec, umbrella = starter_spec(headers, [Path(s) for s in args.sources], name, out.resolve().parent,
                                   tuple(Path(d) for d in args.include), library)
     if umbrella is not None:
