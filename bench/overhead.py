@@ -54,6 +54,7 @@ SURFACES = {
     "sequence-cfg": Surface(BENCH / "native" / "sequence_cfg.c", "sequence", TARGETS / "cfgdoc" / "cfg.toml", 512),
     "sequence-shapes": Surface(BENCH / "native" / "sequence_shapes.c", "sequence",
                                TARGETS / "shapes" / "shapes.toml", 512),
+    "sequence-zs": Surface(BENCH / "native" / "sequence_zs.c", "sequence", TARGETS / "stream" / "zs.toml", 512),
     "sequence-wild": Surface(BENCH / "native" / "sequence_wild.c", "sequence", TARGETS / "wild" / "wild.toml", 512),
 }
 CONFIGS = {"surfaces": ["strings", "records"], "sequence": [n for n in SURFACES if n.startswith("sequence-")]}

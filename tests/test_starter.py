@@ -29,6 +29,9 @@ LIBRARIES = {  # header, sources, and the functions whose guess would be a false
                {"shp_node_add": "does it take child", "shp_level_cost": "which values may level take",
                 "shp_node_set_label": "does it keep label after the call"}),
     "wild": ("tests/targets/wild/include/wild.h", ["tests/targets/wild/src/wild.c"], {}),
+    "zs": ("tests/targets/stream/include/zs.h", ["tests/targets/stream/src/zs.c"],
+           {"zs_set_dictionary": "does it keep dict", "zs_set_window": "which values may window_log take",
+            "zs_compress": "writes into dst", "zs_decompress": "writes into dst"}),
 }
 
 

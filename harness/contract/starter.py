@@ -44,7 +44,8 @@ KEEP_WORDS = {"set", "ref", "reference", "attach", "bind", "use", "keep", "retai
               "dict", "dictionary", "prefix"}
 # integer parameters that often select among a fixed set (a table row, a level): valid in a range
 SELECTOR_WORDS = {"level", "index", "idx", "slot", "which", "mode", "kind", "type", "choice", "channel",
-                  "lane", "bucket", "shard", "preset", "quality", "speed", "strategy"}
+                  "lane", "bucket", "shard", "preset", "quality", "speed", "strategy", "log", "shift", "bits",
+                  "window"}
 REVIEW = "  # REVIEW"
 
 
