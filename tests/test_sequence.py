@@ -19,6 +19,7 @@ from harness.campaign.runner import Campaign, CampaignConfig
 from harness.contract.spec import target_contract
 from harness.errors import TargetError
 from harness.sequence.machine import sequence_machine
+from harness.sequence.plan import plan_all
 from harness.target.header import header_signatures
 from harness.target.loader import load
 from harness.target.spec import resolve_target
@@ -152,6 +153,36 @@ def test_sequence_fuzzer_is_quiet_on_the_clean_second_library(tmp_path):
     summary = _fuzz(tmp_path, str(CFG_SPEC), "clean", 100_000)
     assert summary["findings"] == []
     assert summary["fuzzers"]["sequence"]["execs"] >= 100_000
+
+
+ZS_SPEC = Path(__file__).parent / "targets" / "stream" / "zs.toml"
+ZS = resolve_target(str(ZS_SPEC))
+ZS_BUDGET = {"compress-exact-fit": 60_000, "run-unchecked": 60_000, "dict-offset": 600_000,
+             "dict-replace-leak": 200_000}
+
+
+def test_the_streaming_codec_needs_every_new_contract_form():
+    """libzs (tests/targets/stream): a dictionary kept by its stream, a window that indexes a table,
+    and output sizes in and out through one pointer - each said in zs.toml, none skipped."""
+    contract = target_contract(ZS)
+    assert contract.functions["zs_set_dictionary"].keeps == (("dict", "stream"),)
+    assert contract.functions["zs_set_window"].ranges == (("window_log", 4, 20),)
+    assert contract.functions["zs_compress"].out_buffers == (("dst", "dst_len"),)
+    assert not contract.skipped and not plan_all(contract)[1]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("bug", [b.id for b in ZS.bugs])
+def test_sequence_fuzzer_finds_the_streaming_codecs_planted_bug(tmp_path, bug):
+    expected = ZS.bug(bug)
+    summary = _fuzz(tmp_path, str(ZS_SPEC), bug, ZS_BUDGET[bug], stop_on=(expected.kind, expected.function))
+    assert (expected.kind, expected.function) in {(f["kind"], f["function"]) for f in summary["findings"]}
+
+
+@pytest.mark.slow
+def test_sequence_fuzzer_is_quiet_on_the_clean_streaming_codec(tmp_path):
+    summary = _fuzz(tmp_path, str(ZS_SPEC), "clean", 100_000)
+    assert summary["findings"] == [] and summary["fuzzers"]["sequence"]["execs"] >= 100_000
 
 
 @pytest.mark.slow
