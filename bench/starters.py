@@ -27,6 +27,7 @@ LIBRARIES = {
     "cfg": ("tests/targets/cfgdoc/include/cfg.h", ["tests/targets/cfgdoc/src/cfg.c"]),
     "shapes": ("tests/targets/shapes/include/shapes.h", ["tests/targets/shapes/src/shapes.c"]),
     "wild": ("tests/targets/wild/include/wild.h", ["tests/targets/wild/src/wild.c"]),
+    "zs": ("tests/targets/stream/include/zs.h", ["tests/targets/stream/src/zs.c"]),
 }
 
 
