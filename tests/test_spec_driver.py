@@ -47,6 +47,16 @@ def _copy_spec(tmp_path: Path, old: str, new: str, library: str = "cfgdoc", spec
     return path
 
 
+def _assert_refused_at(spec: Path, message: str, line: str) -> None:
+    """Loading spec is a TargetError saying message and naming the spec line that reads line."""
+    with pytest.raises(TargetError) as caught:
+        target_contract(load_target_file(spec))
+    text = str(caught.value)
+    assert message in text, text
+    number = int(text.split(": ", 1)[0].rsplit(":", 1)[1])
+    assert spec.read_text().splitlines()[number - 1] == line, text
+
+
 @pytest.mark.parametrize(("old", "new", "message", "line"), [
     ('free = "cfg_string_free"\n', 'free = "cfg_string_free"\nowner = "doc"\n',
      "`owner` only applies to a borrowed result", 'owner = "doc"'),
@@ -62,12 +72,7 @@ def _copy_spec(tmp_path: Path, old: str, new: str, library: str = "cfgdoc", spec
 ])
 def test_a_key_with_no_effect_or_a_wrong_name_is_an_error_naming_its_line(tmp_path, old, new, message, line):
     spec = _copy_spec(tmp_path, old, new)
-    with pytest.raises(TargetError) as caught:
-        target_contract(load_target_file(spec))
-    text = str(caught.value)
-    assert message in text, text
-    number = int(text.split(": ", 1)[0].rsplit(":", 1)[1])
-    assert spec.read_text().splitlines()[number - 1] == line, text
+    _assert_refused_at(spec, message, line)
 
 
 def test_callbacks_read_only_what_their_contract_says():
@@ -112,12 +117,7 @@ RANGE = "ranges = { level = [1, 9] }           # SHP_LEVELS; outside it the tabl
 ])
 def test_a_wrong_range_is_an_error_naming_its_line(tmp_path, new, message):
     spec = _copy_spec(tmp_path, RANGE, new, "shapes", "shapes.toml")
-    with pytest.raises(TargetError) as caught:
-        target_contract(load_target_file(spec))
-    text = str(caught.value)
-    assert message in text, text
-    number = int(text.split(": ", 1)[0].rsplit(":", 1)[1])
-    assert spec.read_text().splitlines()[number - 1] == new, text
+    _assert_refused_at(spec, message, new)
 
 
 def test_a_range_the_type_cannot_hold_is_refused_before_fuzzing(tmp_path):
@@ -158,12 +158,7 @@ KEEPS = 'keeps = { label = "node" }            # not copied: alive and unchanged
 ])
 def test_a_wrong_keeps_entry_is_an_error_naming_its_line(tmp_path, old, new, message):
     spec = _copy_spec(tmp_path, old, new, "shapes", "shapes.toml")
-    with pytest.raises(TargetError) as caught:
-        target_contract(load_target_file(spec))
-    text = str(caught.value)
-    assert message in text, text
-    number = int(text.split(": ", 1)[0].rsplit(":", 1)[1])
-    assert spec.read_text().splitlines()[number - 1] == new, text
+    _assert_refused_at(spec, message, new)
 
 
 def test_an_input_the_library_keeps_needs_keeps_and_is_then_quiet(tmp_path):

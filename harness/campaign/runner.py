@@ -17,7 +17,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -29,7 +28,6 @@ from harness.campaign.results import CampaignConfig, CampaignFinding, CampaignRe
 from harness.campaign.worker_log import LogReader, ReportedInput, input_digest, reported_inputs
 from harness.config import worker_environment
 from harness.engine.protocol import (
-    ARTIFACT,
     FINAL_EXECS,
     PROGRESS,
     RECOVERED_NOTE,
@@ -42,7 +40,6 @@ from harness.store.crashstore import CrashStore
 from harness.store.replay import ReplayCase, replay, replay_command
 from harness.triage import Finding
 
-LIVE_REPORT_LINES = 100_000  # a leak report lists every leaked object (report_objects=1)
 # a worker asked to stop finishes its input and a last leak check; one still running after this
 # (a hanging input, a deadlock) is killed
 STOP_GRACE_SECONDS = 5.0
@@ -315,29 +312,20 @@ class Campaign:
         stats = self.result.stats[spec.name]
         execs = 0
         reader = LogReader(self.target_code)
-        pending: deque[str] = deque(maxlen=LIVE_REPORT_LINES)  # lines since the last artifact line
         recorded: set[tuple[str, str]] = set()
         trusted = True
         assert process.stdout is not None
         for raw in process.stdout:
             log.write(raw)  # type: ignore[attr-defined]
-            log.flush()  # type: ignore[attr-defined]
             line = raw.decode("utf-8", "replace")
-            artifact = ARTIFACT.search(line)
-            if artifact is None:
-                pending.append(line)
-            else:
-                pending.append(line[:artifact.end()])
-                reported = reader.add("".join(pending), Path(artifact["path"]))
-                pending.clear()
-                pending.append(line[artifact.end():])
-                if reported is not None and trusted:
-                    self._record(spec, reported.finding, reported.artifact, reported.report,
-                                 time.monotonic() - fuzzer_started)
-                    recorded.add(_recorded_key(reported))
-                    trusted = RECOVERED_NOTE not in reported.report
-                elif reported is not None and self._stops_on(reported.finding):
-                    self.request_stop("found")
+            reported = reader.line(line)
+            if reported is not None and trusted:
+                self._record(spec, reported.finding, reported.artifact, reported.report,
+                             time.monotonic() - fuzzer_started)
+                recorded.add(_recorded_key(reported))
+                trusted = RECOVERED_NOTE not in reported.report
+            elif reported is not None and self._stops_on(reported.finding):
+                self.request_stop("found")
             match = PROGRESS.match(line)
             if match:
                 execs = int(match["execs"])

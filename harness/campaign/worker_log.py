@@ -11,14 +11,14 @@ wherever the worker was: it takes nothing from the input around it.
 
 from __future__ import annotations
 
-import re
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.engine.protocol import LEAK_TRACED_NOTE
+from harness.engine.protocol import ARTIFACT, LEAK_TRACED_NOTE
 from harness.triage import Finding, TargetCode, parse_report
 
-ARTIFACT = re.compile(r"Test unit written to (?P<path>\S+)")
+LIVE_REPORT_LINES = 100_000  # lines kept between artifact lines (a leak report lists every object)
 
 
 @dataclass(frozen=True)
@@ -37,13 +37,26 @@ def input_digest(artifact: Path) -> str:
 
 
 class LogReader:
-    """Reads a worker's log as it is written: add() the text up to each artifact line, and
-    finish() with the rest. reported_inputs() reads a whole log the same way."""
+    """Reads a worker's log as it is written: line() by line (or add() the text up to each
+    artifact line), and finish() with the rest. reported_inputs() reads a whole log the same way."""
 
     def __init__(self, target: TargetCode) -> None:
         self.target = target
         self.inputs: list[ReportedInput] = []
         self._carry = ""
+        self._pending: deque[str] = deque(maxlen=LIVE_REPORT_LINES)  # lines since the last artifact line
+
+    def line(self, line: str) -> ReportedInput | None:
+        """One more line of the log: the new input it reports when it is an artifact line (see add)."""
+        artifact = ARTIFACT.search(line)
+        if artifact is None:
+            self._pending.append(line)
+            return None
+        self._pending.append(line[:artifact.end()])
+        chunk = "".join(self._pending)
+        self._pending.clear()
+        self._pending.append(line[artifact.end():])
+        return self.add(chunk, Path(artifact["path"]))
 
     def add(self, chunk: str, artifact: Path) -> ReportedInput | None:
         """The log's text since the last artifact line up to the end of this one's path: the

@@ -84,5 +84,5 @@ class IsolatedMachine(RuleBasedStateMachine):
                 if machine not in _workers:
                     _workers[machine] = ExampleWorker(run, machine.target, machine.check_leaks, machine.timeout)
                 worker = _workers[machine]
-            raise_for(run_isolated(worker.function if worker else run, worker, (self.program,), {},
-                                   target=machine.target, timeout=machine.timeout, leak_check=machine.check_leaks))
+            raise_for(run_isolated(run, worker, (self.program,), {}, target=machine.target,
+                                   timeout=machine.timeout, leak_check=machine.check_leaks))
