@@ -72,11 +72,11 @@ def trial(bug: Bug, config: str, seed: int, cap: float, work: Path, target: Targ
         spec = dataclasses.replace(spec, script=PLAIN / f"{bug.surface}.py")
     out = work / f"{bug.id}-{config}-{seed}"
     campaign = CampaignConfig((spec,), target, bug.id, out, seconds=cap, seed=seed, use_seeds=config == "harness",
-                              stop_on=(bug.kind, bug.function))
+                              stop_on=bug.signatures)
     started = time.time()
     summary = Campaign(campaign).run().to_dict()
     detected = next((f["seconds_to_find"] for f in summary["findings"]
-                     if (f["kind"], f["function"]) == (bug.kind, bug.function)), None)
+                     if bug.matches(f["kind"], f["function"])), None)
     events: dict[str, float] = {}
     for log in (out / spec.name).glob("worker-*.log"):
         for match in CANARY.finditer(log.read_text(errors="replace")):
@@ -134,7 +134,7 @@ def hypothesis_trial(bug: Bug, config: str, seed: int, cap: float, target: Targe
                 try:
                     super().teardown()
                 except SanitizerFinding as found:
-                    if (found.finding.kind, found.finding.function) == (bug.kind, bug.function):
+                    if bug.matches(found.finding.kind, found.finding.function):
                         state["detected"] = state["detected"] or time.monotonic() - started
                     raise
 

@@ -17,7 +17,7 @@ SURFACES = sorted(p.stem for p in PLAIN.glob("*.py"))
 
 
 def plain_campaign(tmp_path: Path, surface: str, variant: str, runs: int,
-                   stop_on: tuple[str, str] | None = None) -> Campaign:
+                   stop_on: tuple[tuple[str, str], ...] = ()) -> Campaign:
     target = resolve_target(None)
     spec = dataclasses.replace(fuzzer(surface, target), script=PLAIN / f"{surface}.py", dictionary=None)
     run = Campaign(CampaignConfig((spec,), target, variant, tmp_path / surface, seconds=None, runs=runs,
@@ -39,6 +39,6 @@ def test_plain_baseline_is_quiet_on_the_clean_build(tmp_path, surface):
 
 def test_plain_baseline_finds_a_shallow_bug(tmp_path):
     bug = resolve_target(None).bug("putn-embedded-nul")
-    run = plain_campaign(tmp_path, bug.surface, bug.id, 200_000, stop_on=(bug.kind, bug.function))
+    run = plain_campaign(tmp_path, bug.surface, bug.id, 200_000, stop_on=bug.signatures)
     found = [(f.finding.kind, f.finding.function) for f in run.result.findings.values()]
     assert (bug.kind, bug.function) in found, found

@@ -37,7 +37,7 @@ def prebuilt_target(folder: Path, *switches: str) -> Path:
     return folder / "cfg.toml"
 
 
-def campaign(spec: Path, out: Path, runs: int, stop_on: tuple[str, str] | None = None) -> dict:
+def campaign(spec: Path, out: Path, runs: int, stop_on: tuple[tuple[str, str], ...] = ()) -> dict:
     target = resolve_target(str(spec))
     config = CampaignConfig(tuple(resolve_fuzzers(["sequence"], target)), target, "clean", out,
                             seconds=None, runs=runs, seed=1, stop_on=stop_on)
@@ -61,7 +61,7 @@ def test_prebuilt_library_is_linked_not_compiled(tmp_path):
 ])
 def test_binary_only_finds_allocator_bugs(tmp_path, switch, kind, function, runs):
     spec = prebuilt_target(tmp_path / "lib", switch)
-    summary = campaign(spec, tmp_path / "run", runs, stop_on=(kind, function))
+    summary = campaign(spec, tmp_path / "run", runs, stop_on=((kind, function),))
     found = [(f["kind"], f["function"]) for f in summary["findings"]]
     assert (kind, function) in found, summary
     assert summary["checks_off"], "a binary-only report must say which checks are off"

@@ -53,9 +53,21 @@ def test_every_bug_has_exactly_one_reproducer(target):
      "unknown keys"),
     ('[[bug]]\nid="clean"\nsurface="strings"\nkind="k"\nfunction="f"\ndescription="d"\n', "reserved"),
     ("[[bug]\n", "cannot read"),
+    ('[[bug]]\nid="a"\nsurface="strings"\nkind="k"\nfunction="f"\ndescription="d"\nalso=["double-free"]\n',
+     "list of \\[kind, function\\] pairs"),
 ])
 def test_bad_catalogue_is_refused_with_the_reason(tmp_path: Path, text: str, message: str):
     path = tmp_path / "bugs.toml"
     path.write_text(text)
     with pytest.raises(TargetError, match=message):
         load_catalogue(path)
+
+
+def test_a_bug_is_matched_by_each_report_it_produces(tmp_path: Path):
+    path = tmp_path / "bugs.toml"
+    path.write_text('[[bug]]\nid="a"\nsurface="callbacks"\nkind="callback-after-unregister"\nfunction="f_set"\n'
+                    'description="d"\nalso=[["destructor-called-twice", "f_free"]]\n')
+    (bug,) = load_catalogue(path)
+    assert bug.signatures == (("callback-after-unregister", "f_set"), ("destructor-called-twice", "f_free"))
+    assert bug.matches("destructor-called-twice", "f_free") and bug.matches("callback-after-unregister", "f_set")
+    assert not bug.matches("destructor-called-twice", "f_set") and not bug.matches("callback-after-unregister", None)

@@ -26,7 +26,7 @@ INPUTS = Path(__file__).parent / "fixtures" / "inputs"
 
 
 def campaign(tmp_path: Path, names: list[str], variant: str, runs: int, *, jobs: int = 1,
-             stop_on: tuple[str, str] | None = None) -> Campaign:
+             stop_on: tuple[tuple[str, str], ...] = ()) -> Campaign:
     config = CampaignConfig(tuple(resolve_fuzzers(names, TARGET)), TARGET, variant,
                             tmp_path / "run", seconds=None, runs=runs, jobs=jobs, seed=7, stop_on=stop_on)
     run = Campaign(config)
@@ -45,7 +45,7 @@ def test_every_fuzzer_is_quiet_on_the_clean_build(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("bug", BUGS, ids=[b.id for b in BUGS])
 def test_fuzzer_of_the_surface_finds_the_bug(tmp_path, bug):
-    run = campaign(tmp_path, [bug.surface], bug.id, 3_000_000, stop_on=(bug.kind, bug.function))
+    run = campaign(tmp_path, [bug.surface], bug.id, 3_000_000, stop_on=bug.signatures)
     found = [(f.finding.kind, f.finding.function) for f in run.result.findings.values()]
     assert (bug.kind, bug.function) in found, found
 

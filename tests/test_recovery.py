@@ -112,7 +112,7 @@ def test_one_planted_campaign_finds_every_bug_of_its_surface(tmp_path):
 def test_a_write_out_of_bounds_on_the_stack_ends_the_worker(tmp_path):
     """Frames past the redzone may be overwritten: the worker stores the input and ends."""
     campaign = _campaign(tmp_path, "errors", "error-format-overflow", 30_000,
-                         stop_on=("stack-buffer-overflow", "format_message"))
+                         stop_on=(("stack-buffer-overflow", "format_message"),))
     found = {(f.finding.kind, f.finding.function) for f in campaign.result.findings.values()}
     assert ("stack-buffer-overflow", "format_message") in found
     logs = "".join(p.read_text() for p in (tmp_path / "run" / "errors").glob("worker-*.log"))

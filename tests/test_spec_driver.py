@@ -170,7 +170,7 @@ def test_an_input_the_library_keeps_needs_keeps_and_is_then_quiet(tmp_path):
     target = load_target_file(spec)
     assert target_contract(target).functions["shp_node_set_label"].keeps == ()
     config = CampaignConfig(tuple(resolve_fuzzers(["sequence"], target)), target, "clean", tmp_path / "run",
-                            seconds=None, runs=30_000, seed=1, stop_on=("heap-use-after-free", None))
+                            seconds=None, runs=30_000, seed=1, stop_on=(("heap-use-after-free", None),))
     summary = Campaign(config).run().to_dict()
     assert ("heap-use-after-free", "shp_node_label_length") in {(f["kind"], f["function"]) for f in summary["findings"]}
     assert target_contract(resolve_target(str(SHAPES))).functions["shp_node_set_label"].keeps == (("label", "node"),)

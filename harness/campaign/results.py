@@ -29,7 +29,8 @@ class CampaignConfig:
     use_seeds: bool = True
     extra_args: tuple[str, ...] = ()
     crash_dir: Path | None = None  # a CrashStore root: every finding stored (minimize_stored() after the run)
-    stop_on: tuple[str, str | None] | None = None  # (kind, function or None = any): end once found
+    # end once a finding matches one of these (kind, function or None = any)
+    stop_on: tuple[tuple[str, str | None], ...] = ()
     merge: bool = False  # at the end, merge new coverage into each fuzzer's seed corpus (-merge=1)
     recover: bool = True  # ASan reports what it can recover from and fuzzing goes on (RecoveredReports)
 

@@ -339,10 +339,8 @@ class Campaign:
         return execs, recorded
 
     def _stops_on(self, finding: Finding) -> bool:
-        if self.config.stop_on is None:
-            return False
-        kind, function = self.config.stop_on
-        return finding.kind == kind and function in (None, finding.function)
+        return any(finding.kind == kind and function in (None, finding.function)
+                   for kind, function in self.config.stop_on)
 
     def _record(self, spec: FuzzerSpec, finding: Finding, artifact: Path | None, report: str,
                 seconds: float) -> None:

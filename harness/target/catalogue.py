@@ -23,6 +23,18 @@ class Bug:
     description: str
     access: str | None = None
     modelled_on: str = ""
+    # other (kind, function) reports the same defect produces on a build with only this bug, e.g. a
+    # release left in an array is called after its registration ended, or again by the destructor
+    also: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def signatures(self) -> tuple[tuple[str, str], ...]:
+        """Every (kind, function) a sanitizer or the driver reports this bug as; the first is its own."""
+        return ((self.kind, self.function), *self.also)
+
+    def matches(self, kind: str, function: str | None) -> bool:
+        """True when a finding of this kind in this function is one of the bug's reports."""
+        return (kind, function) in self.signatures
 
     @property
     def in_binding(self) -> bool:
@@ -56,5 +68,9 @@ def load_catalogue(path: Path) -> tuple[Bug, ...]:
         if table["id"] in seen or table["id"] in ("clean", "planted"):
             raise TargetError(f"{where}: id {table['id']!r} is duplicated or reserved")
         seen.add(table["id"])
-        bugs.append(Bug(**table))
+        also = table.get("also", [])
+        if not isinstance(also, list) or not all(
+                isinstance(pair, list) and len(pair) == 2 and all(isinstance(x, str) for x in pair) for pair in also):
+            raise TargetError(f"{where} ({table['id']!r}): `also` is a list of [kind, function] pairs")
+        bugs.append(Bug(**{**table, "also": tuple(tuple(pair) for pair in also)}))
     return tuple(bugs)
