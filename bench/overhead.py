@@ -56,6 +56,7 @@ SURFACES = {
                                TARGETS / "shapes" / "shapes.toml", 512),
     "sequence-zs": Surface(BENCH / "native" / "sequence_zs.c", "sequence", TARGETS / "stream" / "zs.toml", 512),
     "sequence-wild": Surface(BENCH / "native" / "sequence_wild.c", "sequence", TARGETS / "wild" / "wild.toml", 512),
+    "sequence-dt": Surface(BENCH / "native" / "sequence_dt.c", "sequence", TARGETS / "doctree" / "dt.toml", 512),
 }
 CONFIGS = {"surfaces": ["strings", "records"], "sequence": [n for n in SURFACES if n.startswith("sequence-")]}
 BUILDS = {"sanitized": ["-fsanitize=fuzzer", *SANITIZE_FLAGS], "plain": ["-fsanitize=fuzzer"]}
@@ -64,11 +65,11 @@ DONE = re.compile(r"^#(?P<runs>\d+)\s+DONE\b.*?exec/s: (?P<rate>\d+)", re.M)
 HARNESS_DONE = re.compile(r"^Done (?P<runs>\d+) runs in (?P<seconds>\d+) second", re.M)
 
 
-def build_native(surface: str, flavor: str, out_dir: Path) -> Path:
-    """The native harness of surface, linked with the clean library (flavor: sanitized | plain)."""
+def build_native(surface: str, flavor: str, out_dir: Path, variant: str = "clean") -> Path:
+    """The native harness of surface, linked with the library's variant (flavor: sanitized | plain)."""
     target = resolve_target(_spec(surface))
-    binary = out_dir / f"native_{surface}_{flavor}"
-    defines = [f"-D{k}={v}" for k, v in variant_defines(target, "clean")]
+    binary = out_dir / f"native_{surface}_{flavor}_{variant}"
+    defines = [f"-D{k}={v}" for k, v in variant_defines(target, variant)]
     includes = [f"-I{d}" for d in target.include_dirs] + [f"-I{target.header.parent}"]
     command = [str(find_toolchain().clang), *COMMON_FLAGS, *BUILDS[flavor], *defines, *includes,
                str(SURFACES[surface].native), *map(str, target.sources), "-o", str(binary)]

@@ -9,6 +9,8 @@ Configurations, each on the one-bug variant. Fuzzers (a single libFuzzer process
   harness   the bug's surface fuzzer with its seed corpus and the header dictionary
   bare      the same fuzzer from an empty corpus, no dictionary (the seeds' and dictionary's value)
   sequence  the generic contract-driven driver, from kv's spec alone (no hand-written driver)
+  native    the library's hand-written native libFuzzer sequence driver (bench/native/sequence_*.c,
+            the anchor of `sequence`), linked with the same sanitized one-bug build
   plain     a plain-bytes atheris harness of the surface (bench/plain/: the raw input as every
             argument in a fixed call order; no decoding, no model, no seeds, no dictionary)
 Hypothesis suites (in this process, one forked child per example, generation only: the time
@@ -29,6 +31,7 @@ import dataclasses
 import json
 import os
 import re
+import subprocess
 import sys
 import tempfile
 import time
@@ -39,6 +42,7 @@ import stats
 from hypothesis import Phase, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis.stateful import run_state_machine_as_test
+from overhead import SURFACES, build_native
 
 from harness.campaign.registry import fuzzer
 from harness.campaign.runner import Campaign, CampaignConfig
@@ -51,13 +55,14 @@ from harness.target.catalogue import Bug
 from harness.target.loader import load
 from harness.target.spec import Target, resolve_target
 from harness.testing.forked import SanitizerFinding
+from harness.triage import parse_report
 
 BENCH = Path(__file__).resolve().parent
 RESULTS = BENCH / "results"
-FUZZER_CONFIGS = ("harness", "bare", "sequence", "plain")
+FUZZER_CONFIGS = ("harness", "bare", "sequence", "plain", "native")
 PLAIN = BENCH / "plain"
 HYPOTHESIS_CONFIGS = ("stateful", "machine")
-SPEC_CONFIGS = ("sequence", "machine")  # need nothing but the library's spec
+SPEC_CONFIGS = ("sequence", "machine", "native")  # need nothing but the library (native: its driver)
 CONFIGS = FUZZER_CONFIGS + HYPOTHESIS_CONFIGS
 MACHINE_SURFACES = ("ownership", "callbacks", "binding")  # the hand-written machines of tests/machines.py
 CANARY = re.compile(r"^INFO: ffi-harness: canary (?P<bug>\S+) (?P<event>reached|triggered) at (?P<at>[\d.]+)$", re.M)
@@ -84,6 +89,33 @@ def trial(bug: Bug, config: str, seed: int, cap: float, work: Path, target: Targ
                 at = float(match["at"]) - started
                 events[match["event"]] = min(events.get(match["event"], at), at)
     return _times(events, detected, cap, summary["fuzzers"][spec.name]["execs"])
+
+
+def native_trial(bug: Bug, seed: int, cap: float, work: Path, target: Target) -> dict[str, float | None]:
+    """One seeded run of the native sequence driver on bug's variant until its first report (or
+    the cap); detected when that report is one of the bug's (triaged as the harness would)."""
+    binary = work / f"native_sequence-{target.name}_sanitized_{bug.id}"
+    if not binary.exists():
+        binary = build_native(f"sequence-{target.name}", "sanitized", work, bug.id)
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+    env["ASAN_OPTIONS"] = "detect_leaks=1:halt_on_error=1"
+    env["UBSAN_OPTIONS"] = "halt_on_error=1:print_stacktrace=1"
+    with tempfile.TemporaryDirectory(prefix="ffih-native-ttf-", dir=work) as corpus:
+        started = time.monotonic()
+        try:
+            out = subprocess.run([str(binary), corpus, f"-seed={seed}", f"-max_total_time={int(cap)}", "-max_len=512",
+                                  f"-artifact_prefix={corpus}/", "-print_final_stats=1"], env=env, capture_output=True,
+                                 text=True, errors="replace", timeout=cap * 3 + 60)
+        except subprocess.TimeoutExpired:
+            return _times({}, None, cap, 0)
+        seconds = time.monotonic() - started
+    found = parse_report(out.stderr, target.code) if out.returncode else []
+    finding = found[0] if found else None
+    execs = int(runs["n"]) if (runs := re.search(r"stat::number_of_executed_units:\s*(?P<n>\d+)", out.stderr)) else 0
+    detected = seconds if finding is not None and bug.matches(finding.kind, finding.function) else None
+    if finding is not None and detected is None:
+        print(f"  {bug.id} native seed {seed}: ended by {finding.kind} in {finding.function}", flush=True)
+    return _times({}, detected, cap, execs)
 
 
 def _times(events: dict[str, float], detected: float | None, cap: float, execs: int) -> dict[str, float | None]:
@@ -164,6 +196,8 @@ def applies(config: str, bug: Bug, target: Target) -> bool:
         return bug.surface in MACHINE_SURFACES
     if config == "plain":
         return (PLAIN / f"{bug.surface}.py").is_file()
+    if config == "native":
+        return f"sequence-{target.name}" in SURFACES and not bug.in_binding
     return not bug.in_binding
 
 
@@ -203,8 +237,12 @@ def main() -> None:
         for bug in bugs:
             results[bug.id] = {}
             for config in (c for c in args.configs if applies(c, bug, target)):
-                run = partial(hypothesis_trial, bug, config, target=target) if config in HYPOTHESIS_CONFIGS \
-                    else partial(trial, bug, config, work=Path(work), target=target)
+                if config in HYPOTHESIS_CONFIGS:
+                    run = partial(hypothesis_trial, bug, config, target=target)
+                elif config == "native":
+                    run = partial(native_trial, bug, work=Path(work), target=target)
+                else:
+                    run = partial(trial, bug, config, work=Path(work), target=target)
                 trials = [run(seed=seed, cap=args.cap) for seed in range(1, args.seeds + 1)]
                 row = summarize(trials, args.cap) | {"times": trials}
                 results[bug.id][config] = row

@@ -14,6 +14,7 @@ from harness.campaign.registry import resolve_fuzzers
 from harness.campaign.runner import Campaign, CampaignConfig
 from harness.contract.spec import target_contract
 from harness.errors import TargetError
+from harness.sequence.plan import plan_all
 from harness.target.spec import load_target_file, resolve_target
 from harness.testing.isolate import run_function
 from harness.triage import parse_report
@@ -210,3 +211,82 @@ def test_an_out_buffer_whose_capacity_goes_in_and_out_through_a_pointer(capfd):
         driver.run(FuzzedChoices(bytes(rng.getrandbits(8) for _ in range(rng.randint(0, 200)))))
     assert len(seen) > 10 and len({cap for cap, _ in seen}) > 3, seen
     assert all(cap == block or (cap == 0 and block == 1) for cap, block in seen), seen  # 0: a 1-byte block
+
+
+DT = TARGETS / "doctree" / "dt.toml"
+CHILD_OF = 'child_of = { child = "parent" }        # not checked by the library'
+UNTIL = 'until = ["dt_remove", "dt_detach"]     # ... until a child of node is removed or detached'
+
+
+def _sequence(target, out: Path, runs: int, stop_on: tuple = ()) -> dict:
+    """A bounded, seeded sequence campaign on the target's clean build."""
+    config = CampaignConfig(tuple(resolve_fuzzers(["sequence"], target)), target, "clean", out / "run",
+                            seconds=None, runs=runs, seed=1, stop_on=stop_on)
+    return Campaign(config).run().to_dict()
+
+
+def test_a_document_tree_lends_its_children_as_handles(tmp_path):
+    """libdt (tests/targets/doctree): dt_get and dt_child return borrowed dt_node handles the
+    driver passes to other calls, dt_add takes a detached node, dt_detach needs a child of its
+    parent and returns an owned node - each said in dt.toml, nothing skipped. The library stays
+    quiet through 30k executions (a node handed over is never one its new parent is inside,
+    and no child outlives the removal the contract says ends it)."""
+    target = resolve_target(str(DT))
+    contract = target_contract(target)
+    assert contract.functions["dt_get"].returns.kind == "borrowed"
+    assert contract.functions["dt_detach"].child_of == (("child", "parent"),)
+    assert contract.functions["dt_add"].takes == ("child",)
+    plans, skipped = plan_all(contract)
+    assert not skipped and not contract.skipped
+    assert [(a.name, a.role) for a in plans["dt_detach"]] == [("parent", "parent_of"), ("child", "child")]
+    summary = _sequence(target, tmp_path, 30_000)
+    assert summary["findings"] == [], [(f["kind"], f["function"]) for f in summary["findings"]]
+    assert summary["fuzzers"]["sequence"]["execs"] >= 30_000
+
+
+def test_without_child_of_the_driver_would_detach_a_node_from_a_stranger(tmp_path):
+    """dt_detach trusts that child is parent's (as cJSON_DetachItemViaPointer does). Without
+    `child_of` the driver passes any two nodes and the library's memmove goes wrong: a finding
+    that would be the driver's fault, which child_of prevents (the test above)."""
+    spec = _copy_spec(tmp_path, CHILD_OF, "", "doctree", "dt.toml")
+    summary = _sequence(load_target_file(spec), tmp_path, 30_000)
+    functions = {f["function"] for f in summary["findings"]}
+    assert functions & {"unlink_child", "dt_detach"}, summary["findings"]
+
+
+@pytest.mark.slow
+def test_a_borrowed_child_ends_when_its_parent_loses_a_child(tmp_path):
+    """Without `until`, a child dt_get lent stays valid in the driver's eyes after dt_remove freed
+    it: the driver passes it on, and the library reads freed memory (the driver's fault)."""
+    spec = _copy_spec(tmp_path, UNTIL, "", "doctree", "dt.toml")
+    text = spec.read_text()
+    spec.write_text(text.replace('owner = "node"\nuntil = ["dt_remove", "dt_detach"]\n', 'owner = "node"\n', 1))
+    assert target_contract(load_target_file(spec)).functions["dt_child"].returns.until == ()
+    summary = _sequence(load_target_file(spec), tmp_path, 120_000, stop_on=(("heap-use-after-free", None),))
+    assert "heap-use-after-free" in {f["kind"] for f in summary["findings"]}, summary["findings"]
+
+
+@pytest.mark.parametrize(("new", "message"), [
+    ('child_of = { node = "key" }', "child_of 'key' is not a handle parameter"),
+    ('child_of = { child = "child" }', "must be another parameter's child"),
+    ('child_of = { child = "kid" }', "'kid' is not a parameter"),
+])
+def test_a_wrong_child_of_is_an_error_naming_its_line(tmp_path, new, message):
+    spec = _copy_spec(tmp_path, CHILD_OF, new, "doctree", "dt.toml")
+    if "key" in new:  # dt_detach has no key: try it where there is one
+        text = spec.read_text().replace(new + "\n", "", 1)
+        spec.write_text(text.replace("[contract.functions.dt_get]\n", f"[contract.functions.dt_get]\n{new}\n", 1))
+    _assert_refused_at(spec, message, new)
+
+
+def test_child_of_needs_a_function_that_lends_children(tmp_path):
+    spec = _copy_spec(tmp_path, UNTIL, "", "doctree", "dt.toml")
+    text = spec.read_text().replace('returns = "borrowed"                   # a child', 'returns = "static" # a child')
+    for name in ("dt_get", "dt_child"):
+        static = f'[contract.functions.{name}]\nreturns = "static"\n'
+        text = text.replace(f'[contract.functions.{name}]\nreturns = "borrowed"\nowner = "node"\n'
+                            'until = ["dt_remove", "dt_detach"]\n', static)
+        text = text.replace(f'[contract.functions.{name}]\nreturns = "static" # a child: a handle usable in other '
+                            'calls ...\nowner = "node"\n', static)
+    spec.write_text(text)
+    _assert_refused_at(spec, "needs a function returning a borrowed dt_node *", CHILD_OF)

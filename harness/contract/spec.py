@@ -21,6 +21,9 @@
     nullable = ["comment"]           # NULL is allowed here
     ranges = { level = [1, 9] }      # an integer parameter's valid values (both ends included)
     keeps = { dict = "stream" }      # an input the library keeps using: alive until stream is freed
+    child_of = { child = "parent" }  # a handle borrowed from the other argument (a returns =
+                                     # "borrowed" handle result whose owner it is), as the library
+                                     # assumes without checking
     outputs.out = { returns = "owned", length = "out_len" }  # a T ** out-parameter's contract
     callback = "fn"                  # registers fn: it may be called after this call returns ...
     user_data = "user_data"          # ... with this user_data, kept alive by the caller ...
@@ -33,6 +36,11 @@
     buffers = { value = "len" }      # a pointer and the parameter holding its length
     strings = ["key"]                # C strings (default: every char * not in buffers)
 
+A function returning a handle type that is not one of its constructors says what it returns:
+"borrowed" (a child of `owner`, usable in other calls until `owner` is freed or one of `until`
+is called on it; never freed by the driver, and ended with everything borrowed from it),
+"owned" with the handle's destructor (a new handle), or "static".
+
 Everything not written is inferred from the header: `const char *` parameters are C strings, a
 pointer to a handle type is a live handle, `T *` to a number is an out-parameter, a function
 pointer without `callback` is only called during the call, a callback's other pointers are
@@ -43,129 +51,24 @@ naming the spec line.
 
 from __future__ import annotations
 
-import functools
-from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.contract.model import (
+    CHAR_TYPES,
+    FUNCTION_KEYS,
+    RETURN_KINDS,
+    CallbackContract,
+    Contract,
+    FunctionContract,
+    HandleType,
+    Lifetime,
+    Registration,
+    is_integer,
+    pointee,
+)
 from harness.contract.spec_text import SpecText, name_pairs, names
 from harness.target.header import HeaderApi, Signature, header_signatures
 from harness.target.spec import Target
-
-RETURN_KINDS = ("value", "static", "owned", "borrowed")
-CHAR_TYPES = ("char", "signed char", "unsigned char")
-BYTE_TYPES = (*CHAR_TYPES, "void", "uint8_t", "int8_t")  # a buffer of these counts bytes
-FUNCTION_KEYS = {"returns", "owner", "until", "free", "length", "buffers", "out_buffers", "takes", "nullable",
-                 "ranges", "keeps", "outputs", "callback", "user_data", "release", "ends", "reentrant",
-                 "registration_id"}
-INTEGER_WORDS = ("char", "short", "int", "long", "size_t", "ssize_t", "int8_t", "int16_t", "int32_t", "int64_t",
-                 "uint8_t", "uint16_t", "uint32_t", "uint64_t", "intptr_t", "uintptr_t", "ptrdiff_t", "unsigned",
-                 "signed", "_Bool", "bool")
-
-
-@dataclass(frozen=True)
-class Lifetime:
-    """What a returned pointer (or a T ** out-parameter) is, and who ends it."""
-
-    kind: str = "value"
-    free: str | None = None
-    owner: str | None = None
-    until: tuple[str, ...] = ()
-    length: str | None = None
-
-
-@dataclass(frozen=True)
-class Registration:
-    """A callback registration: which parameters form it and which calls end it."""
-
-    callback: str
-    user_data: str | None = None
-    release: str | None = None
-    ends: tuple[tuple[str, str], ...] = ()  # (function, its parameter that takes the registration id)
-    reentrant: tuple[str, ...] = ()  # functions the callback may call while it runs
-
-
-@dataclass(frozen=True)
-class CallbackContract:
-    """What the driver may read of the arguments C passes to a callback of one type."""
-
-    ctype: str
-    user_data: str | None = None
-    strings: tuple[str, ...] = ()
-    buffers: tuple[tuple[str, str], ...] = ()
-
-
-@dataclass(frozen=True)
-class FunctionContract:
-    """The contract of one function, with the header's defaults filled in."""
-
-    signature: Signature
-    returns: Lifetime = Lifetime()
-    buffers: tuple[tuple[str, str], ...] = ()
-    out_buffers: tuple[tuple[str, str], ...] = ()
-    takes: tuple[str, ...] = ()
-    nullable: tuple[str, ...] = ()
-    outputs: tuple[tuple[str, Lifetime], ...] = ()
-    registration: Registration | None = None
-    ranges: tuple[tuple[str, int, int], ...] = ()  # (integer parameter, lowest, highest valid value)
-    keeps: tuple[tuple[str, str], ...] = ()  # (input the library keeps using, the handle parameter keeping it)
-
-    @functools.cached_property
-    def name(self) -> str:  # cached: read on every call the sequence driver makes
-        return self.signature.name
-
-
-@dataclass(frozen=True)
-class HandleType:
-    """An opaque handle type: `name *` values made by `new`, ended by `free`."""
-
-    name: str
-    new: tuple[str, ...]
-    free: str
-
-
-@dataclass(frozen=True)
-class Contract:
-    """The whole API contract: handle types and every callable function."""
-
-    handles: dict[str, HandleType]
-    functions: dict[str, FunctionContract]
-    skipped: tuple[str, ...] = ()
-    api: HeaderApi = field(default_factory=lambda: HeaderApi({}, frozenset(), frozenset(), {}))
-    callbacks: dict[str, CallbackContract] = field(default_factory=dict)  # every function-pointer type
-
-    @property
-    def function_pointers(self) -> frozenset[str]:
-        return self.api.function_pointers
-
-    @property
-    def enums(self) -> frozenset[str]:
-        return self.api.enums
-
-    def handle_of(self, ctype: str) -> HandleType | None:
-        """The handle type a C type text points to ('const cfg_doc *' -> cfg_doc), or None."""
-        base = pointee(ctype)
-        return self.handles.get(base) if base is not None and ctype.count("*") == 1 else None
-
-    def destructor_of(self, function: str) -> HandleType | None:
-        """The handle type `function` destroys, or None."""
-        return next((h for h in self.handles.values() if h.free == function), None)
-
-
-@functools.lru_cache(maxsize=4096)
-def pointee(ctype: str) -> str | None:
-    """'const cfg_doc *' -> 'cfg_doc'; None for non-pointers."""
-    if "*" not in ctype or "(" in ctype:
-        return None
-    words = [w for w in ctype.replace("*", " ").split() if w not in ("const", "volatile", "struct", "restrict")]
-    return " ".join(words) or None
-
-
-def is_integer(ctype: str, enums: frozenset[str] = frozenset()) -> bool:
-    """Whether a C type text names an integer (or enum) type."""
-    if "*" in ctype or "(" in ctype:
-        return False
-    words = [w for w in ctype.split() if w not in ("const", "volatile", "enum")]
-    return bool(words) and (all(w in INTEGER_WORDS for w in words) or " ".join(words) in enums)
 
 
 class _Loader:
@@ -300,7 +203,23 @@ class _Loader:
             outputs.append((param, self.lifetime(sig, out, ctype.rsplit("*", 1)[0].strip(), where)))
         return FunctionContract(sig, returns, buffers, out_buffers, takes, nullable, tuple(outputs),
                                 self.registration(sig, entry, where), self.ranges(sig, entry, where),
-                                self.keeps(sig, entry, handles, where))
+                                self.keeps(sig, entry, handles, where), self.child_of(sig, entry, handles, where))
+
+    def child_of(self, sig: Signature, entry: dict, handles: dict[str, HandleType], where: str
+                 ) -> tuple[tuple[str, str], ...]:
+        """`child_of = { child = "parent" }`: a handle argument that must be one borrowed from
+        another handle argument (the library assumes it without checking)."""
+        pairs = name_pairs(entry.get("child_of", {}), self.spec, "child_of", where, "child_of")
+        for child, parent in pairs:
+            for name in (child, parent):
+                ctype = self.param(sig, name, "child_of parameter")
+                if pointee(ctype) not in handles or ctype.count("*") != 1:
+                    raise self.spec.error(f"{sig.name}: child_of {name!r} is not a handle parameter (one of the "
+                                          "[contract.handles] types)", where, name)
+            if child == parent or child in entry.get("takes", []):
+                raise self.spec.error(f"{sig.name}: child_of {child!r} must be another parameter's child and "
+                                      "not handed over", where, child)
+        return pairs
 
     def keeps(self, sig: Signature, entry: dict, handles: dict[str, HandleType], where: str
               ) -> tuple[tuple[str, str], ...]:
@@ -408,7 +327,22 @@ def load_contract(table: dict, api: HeaderApi, spec_path: Path | None = None, sp
         loader.function(loader.default_free, "free")
     handles = loader.handles()
     functions, skipped = loader.functions(handles)
-    return Contract(handles, functions, skipped, api, loader.callbacks())
+    contract = Contract(handles, functions, skipped, api, loader.callbacks())
+    _check_children_exist(contract, spec)
+    return contract
+
+
+def _check_children_exist(contract: Contract, spec: SpecText) -> None:
+    """A child_of argument needs some function returning a borrowed handle of its type."""
+    lenders = {h.name for fc in contract.functions.values() if fc.returns.kind == "borrowed"
+               and (h := contract.handle_of(fc.signature.result)) is not None}
+    for fc in contract.functions.values():
+        for child, _ in fc.child_of:
+            handle = contract.handle_of(fc.signature.param(child).ctype)
+            if handle is not None and handle.name not in lenders:
+                raise spec.error(f"{fc.name}: child_of {child!r} needs a function returning a borrowed "
+                                 f"{handle.name} * (returns = \"borrowed\", owner = ...), and none does",
+                                 f"contract.functions.{fc.name}", child)
 
 
 def target_contract(target: Target) -> Contract:

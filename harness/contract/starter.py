@@ -20,7 +20,7 @@ import os
 import re
 from pathlib import Path
 
-from harness.contract.spec import is_integer, pointee
+from harness.contract.model import is_integer, pointee
 from harness.target.header import HeaderApi, Signature, header_signatures
 
 DESTRUCTOR_WORDS = {"free", "close", "destroy", "release", "delete", "unref", "dispose", "fini", "finish",

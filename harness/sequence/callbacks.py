@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from harness.contract.spec import CallbackContract
+from harness.contract.model import CallbackContract
 from harness.sequence.state import Choices, LiveRegistration
 from harness.sequence.values import element_size
 

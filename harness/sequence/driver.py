@@ -18,12 +18,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from harness.contract.spec import Contract, FunctionContract
+from harness.contract.model import Contract, FunctionContract
 from harness.engine.recovery import ContractViolation
 from harness.sequence.callbacks import CallbackMixin
 from harness.sequence.plan import PlanShape, plan_all
 from harness.sequence.results import ResultMixin
-from harness.sequence.state import Arg, Choices, FuzzedChoices, Handle, RunState
+from harness.sequence.state import Arg, Choices, FuzzedChoices, Handle, RunState, SkipCall
 from harness.sequence.trace import outcome, print_call
 from harness.sequence.values import ValueMixin, check_ranges
 
@@ -84,33 +84,41 @@ class SequenceDriver(ValueMixin, CallbackMixin, ResultMixin):
         pending = state.violation
         state.choices = None  # no calls from callbacks while tearing down
         for handle in reversed(list(state.handles)):
-            if handle in state.handles:
+            if handle in state.handles and not handle.borrowed:
                 self._destroy(handle)
         self.state = RunState()
         return pending or state.violation
 
     def _step(self, fc: FunctionContract, choices: Choices) -> None:
         shape = self.shapes[fc.name]
+        owned = fc.name in self._destroys  # a destructor's handle is one the driver owns
         for other in shape.handles:
-            if not self._live(other) and not self._construct(other, choices):
+            if not self._live(other, owned) and not self._construct(other, choices):
                 return
         for other, needed in shape.taken:  # a handle handed over must not be one the call also uses otherwise
-            if len(self._live(other)) < needed and not self._construct(other, choices):
+            if len(self._live(other, owned=True)) < needed and not self._construct(other, choices):
                 return
         values: dict[str, Any] = {}
-        for arg in shape.first:
-            values[arg.name] = self._value(fc, arg, choices, values)
-        for arg in shape.second:
-            values[arg.name] = self._value(fc, arg, choices, values)
+        try:
+            for arg in shape.first:
+                values[arg.name] = self._value(fc, arg, choices, values)
+            for arg in shape.second:
+                values[arg.name] = self._value(fc, arg, choices, values)
+        except SkipCall:
+            return
         self._call(fc, self.plans[fc.name], values)
 
-    def _live(self, handle_type: str | None) -> list[Handle]:
+    def _live(self, handle_type: str | None, owned: bool = False) -> list[Handle]:
+        """The live handles of a type; with owned, only those the driver made (not borrowed)."""
+        if owned and self.state.lent:
+            return [h for h in self.state.handles if h.type == handle_type and not h.borrowed]
         return [h for h in self.state.handles if h.type == handle_type]
 
     def _construct(self, handle_type: str | None, choices: Choices) -> bool:
         handle = self.contract.handles[handle_type] if handle_type else None
         makers = [self.contract.functions[n] for n in handle.new if n in self.plans] if handle else []
-        makers = [m for m in makers if all(a.role != "handle" or self._live(a.other) for a in self.plans[m.name])]
+        makers = [m for m in makers if all(a.role != "handle" or self._live(a.other) for a in self.plans[m.name])
+                  and not self.shapes[m.name].children]
         if not makers:
             return False
         self._step(makers[choices.int(0, len(makers) - 1)], choices)
@@ -123,7 +131,40 @@ class SequenceDriver(ValueMixin, CallbackMixin, ResultMixin):
         values[fc.signature.params[0].name] = handle
         self._call(fc, self.plans.get(free, []), values)
 
-    # -- arguments -----------------------------------------------------------------------
+    # -- handles that end --------------------------------------------------------------
+    def _ending_handles(self, fc: FunctionContract, shape: PlanShape | None, values: dict[str, Any],
+                        handles: list[Handle], target: Handle | None) -> list[Handle]:
+        """The handles this call ends: the one it destroys, those it is handed, and borrowed
+        ones it invalidates (`until`). A registration on something borrowed from them is no
+        longer judged from here on: the library may end it with the object, or keep it."""
+        state = self.state
+        gone = [target] if target is not None else []
+        gone += [v for v in (values[n] for n in (shape.taken_names if shape else ())) if isinstance(v, Handle)]
+        if state.lent:  # by address: two handles may be one object (dt_get and dt_child of one child)
+            touched = {int(self.ffi.cast("uintptr_t", g.pointer)) for g in handles}
+            gone += [h for h in state.handles if h.borrowed and ("*" in h.until or (
+                fc.name in h.until and h.owner is not None
+                and int(self.ffi.cast("uintptr_t", h.owner.pointer)) in touched))]
+            for key, reg in list(state.registrations.items()):
+                owner = reg.owner
+                if owner is not None and owner.borrowed and any(owner.within(g) for g in gone):
+                    del state.registrations[key]
+                    state.keep.append(reg.token)
+        return gone
+
+    def _forget(self, gone: list[Handle], destroyed: Handle | None) -> None:
+        """Drop handles that ended and everything borrowed from them, with the borrows they own.
+        What a handle kept stays alive to the input's end unless the handle was destroyed."""
+        state = self.state
+        dead = [h for h in state.handles if any(h.within(g) for g in gone)] if state.lent else \
+            [h for h in gone if h in state.handles]
+        for handle in dead:
+            state.handles.remove(handle)
+            state.lent -= handle.borrowed
+            if handle is not destroyed:
+                state.keep += handle.kept  # whoever has it now may free it as late as the input's end
+        state.borrows = [b for b in state.borrows if not any(b.owner is h for h in dead)]
+
     # -- the call ------------------------------------------------------------------------
     def _call(self, fc: FunctionContract, plan: list[Arg], values: dict[str, Any]) -> None:
         ffi, state = self.ffi, self.state
@@ -138,6 +179,7 @@ class SequenceDriver(ValueMixin, CallbackMixin, ResultMixin):
             if ending_ids else []
         if ended:
             state.ending |= {id(r) for r in ended}
+        gone = self._ending_handles(fc, shape, values, handles, target)
         args = [v.pointer if isinstance(v, Handle) else ffi.NULL if v is None else v
                 for v in (values[a.name] for a in plan)]
         if self.trace:
@@ -153,14 +195,9 @@ class SequenceDriver(ValueMixin, CallbackMixin, ResultMixin):
             keeper = values.get(owner)
             (keeper.kept if isinstance(keeper, Handle) and keeper is not target else state.keep).append(values[param])
         if target is not None:
-            state.handles.remove(target)
             ended += [r for r in state.registrations.values() if r.owner is target and not r.ended]
-        for name in shape.taken_names if shape else ():
-            given = values[name]
-            if isinstance(given, Handle) and given in state.handles:
-                state.handles.remove(given)  # the library's now: never freed or used by the driver again
-                state.borrows = [b for b in state.borrows if b.owner is not given]
-                state.keep += given.kept  # whoever took it may free it as late as the input's end
+        if gone:
+            self._forget(gone, target)
         for reg in ended:
             reg.ended = True
         if state.depth:  # inside a callback: the release may come when the dispatch returns

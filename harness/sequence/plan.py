@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.contract.spec import CHAR_TYPES, Contract, FunctionContract, Lifetime, is_integer, pointee
+from harness.contract.model import CHAR_TYPES, Contract, FunctionContract, Lifetime, is_integer, pointee
 from harness.sequence.state import Arg
 
-SECOND_PASS = ("length_of", "capacity_of", "capacity_cell_of", "registration_id")  # filled after what they follow
+# filled after what they follow
+SECOND_PASS = ("length_of", "capacity_of", "capacity_cell_of", "registration_id", "parent_of")
 
 
 class Unsupported(Exception):
@@ -25,6 +26,7 @@ class PlanShape:
     second: tuple[Arg, ...]  # then these (lengths, capacities, ids of registrations)
     registration_ids: tuple[str, ...]
     taken_names: tuple[str, ...]
+    children: tuple[Arg, ...] = ()  # `child_of` handles: the call needs a borrowed one of each
 
     @classmethod
     def of(cls, plan: list[Arg]) -> PlanShape:
@@ -34,7 +36,8 @@ class PlanShape:
                    tuple(a for a in plan if a.role not in SECOND_PASS),
                    tuple(a for a in plan if a.role in SECOND_PASS),
                    tuple(a.name for a in plan if a.role == "registration_id"),
-                   tuple(a.name for a in plan if a.taken))
+                   tuple(a.name for a in plan if a.taken),
+                   tuple(a for a in plan if a.role == "child"))
 
 
 def plan_all(contract: Contract) -> tuple[dict[str, list[Arg]], dict[str, str]]:
@@ -66,6 +69,11 @@ def plan_function(contract: Contract, fc: FunctionContract) -> list[Arg]:
         roles[ptr] = Arg(ptr, sig.param(ptr).ctype, "out_buffer", cap)
         cap_type = sig.param(cap).ctype
         roles[cap] = Arg(cap, cap_type, "capacity_cell_of" if "*" in cap_type else "capacity_of", ptr)
+    for child, parent in fc.child_of:  # the child first, then its owner as the parent
+        child_type, parent_type = (contract.handle_of(sig.param(p).ctype) for p in (child, parent))
+        roles[child] = Arg(child, sig.param(child).ctype, "child", child_type.name if child_type else None,
+                           owner_type=parent_type.name if parent_type else None)
+        roles[parent] = Arg(parent, sig.param(parent).ctype, "parent_of", child)
     reg = fc.registration
     if reg is not None:
         roles[reg.callback] = Arg(reg.callback, sig.param(reg.callback).ctype, "callback")

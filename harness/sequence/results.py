@@ -8,7 +8,7 @@ import contextlib
 from collections.abc import Callable
 from typing import Any
 
-from harness.contract.spec import FunctionContract, Lifetime
+from harness.contract.model import FunctionContract, HandleType, Lifetime
 from harness.sequence.plan import CHAR_TYPES
 from harness.sequence.state import Arg, Borrow, Handle, LiveRegistration
 from harness.sequence.values import POOL
@@ -61,8 +61,7 @@ class ResultMixin:
         if pointer == ffi.NULL:
             return
         handle_type = self.contract.handle_of(ffi.typeof(pointer).cname)
-        if handle_type is not None and fc.name in handle_type.new:
-            self.state.handles.append(Handle(handle_type.name, pointer, fc.name))
+        if handle_type is not None and self._take_handle(fc, handle_type, lifetime, pointer, values, handles):
             return
         read = self._reader(pointer, values.get(lifetime.length) if lifetime.length else None)
         if lifetime.kind == "owned":
@@ -77,6 +76,30 @@ class ResultMixin:
                 owner = owner_param if isinstance(owner_param, Handle) else (handles[0] if handles else None)
                 self.state.borrows = [*self.state.borrows[-(MAX_BORROWS - 1):],
                                       Borrow(fc.name, owner, lifetime.until, pointer, read, snapshot)]
+
+    def _take_handle(self, fc: FunctionContract, handle_type: HandleType, lifetime: Lifetime, pointer: Any,
+                     values: dict[str, Any], handles: list[Handle]) -> bool:
+        """Keep a handle-typed result as a live handle: owned (a constructor's, or owned and ended
+        by the type's destructor) or borrowed (static, or from its owner until `until`). False
+        for an owned result freed some other way: read and freed like any owned result."""
+        state = self.state
+        if fc.name in handle_type.new or (lifetime.kind == "owned" and lifetime.free == handle_type.free):
+            # an object the library lent before and now hands over (detached) is no longer a borrow
+            lent = [h for h in state.handles if h.borrowed and h.pointer == pointer] if state.lent else []
+            if lent:
+                self._forget(lent, None)
+            state.handles.append(Handle(handle_type.name, pointer, fc.name))
+            return True
+        if lifetime.kind == "owned":
+            return False
+        owner = None
+        if lifetime.kind == "borrowed":
+            given = values.get(lifetime.owner) if lifetime.owner else None
+            owner = given if isinstance(given, Handle) else (handles[0] if handles else None)
+        state.handles.append(Handle(handle_type.name, pointer, fc.name, owner=owner, borrowed=True,
+                                    until=lifetime.until if lifetime.kind == "borrowed" else ()))
+        state.lent += 1
+        return True
 
     def _reader(self, pointer: Any, length_cell: Any) -> Callable[[], bytes]:
         ffi = self.ffi

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from harness.contract.spec import Lifetime
+from harness.contract.model import Lifetime
 from harness.engine.data_provider import DataProvider
 from harness.engine.recovery import ContractViolation
 
@@ -36,6 +36,10 @@ class FuzzedChoices:
         return self.fdp.remaining_bytes()
 
 
+class SkipCall(Exception):
+    """The call cannot be made with what is live (no handle a parameter may get): skip it."""
+
+
 @dataclass(eq=False)
 class Handle:
     """A live handle the driver made (and will destroy once)."""
@@ -44,6 +48,20 @@ class Handle:
     pointer: Any
     made_by: str
     kept: list[Any] = field(default_factory=list)  # inputs the library keeps using until this is freed
+    # a borrowed handle (a child the library lends): from this handle, ended when it ends or one
+    # of until is called on it; never freed or handed over by the driver
+    owner: Handle | None = None
+    until: tuple[str, ...] = ()
+    borrowed: bool = False
+
+    def within(self, other: Handle) -> bool:
+        """True when this handle is other, or was borrowed from it (at any depth)."""
+        handle: Handle | None = self
+        while handle is not None:
+            if handle is other:
+                return True
+            handle = handle.owner
+        return False
 
 
 @dataclass(eq=False)
@@ -87,6 +105,7 @@ class RunState:
     deferred: list[LiveRegistration] = field(default_factory=list)  # ended inside a callback, release may wait
     choices: Choices | None = None  # the input being run, for calls made from callbacks
     ending: set[int] = field(default_factory=set)  # registrations the current call may release
+    lent: int = 0  # borrowed handles among handles
     violation: ContractViolation | None = None
 
     def flag(self, kind: str, detail: str, function: str | None = None) -> None:
@@ -105,4 +124,5 @@ class Arg:
     lifetime: Lifetime | None = None
     taken: bool = False  # a handle the call takes over (`takes`): no longer the driver's afterwards
     bounds: tuple[int, int] | None = None  # an integer's valid values (`ranges`), both ends included
+    owner_type: str | None = None  # a `child_of` handle: the handle type it must be borrowed from
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from harness.contract.spec import FunctionContract
+from harness.contract.model import FunctionContract
 from harness.engine.protocol import CALL_TRACE
 from harness.sequence.state import Arg, Handle
 

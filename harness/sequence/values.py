@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.contract.spec import BYTE_TYPES, FunctionContract, pointee
+from harness.contract.model import BYTE_TYPES, FunctionContract, pointee
 from harness.engine.driving import exact_buffer
 from harness.errors import TargetError
-from harness.sequence.state import Arg, Choices, Handle
+from harness.sequence.state import Arg, Choices, Handle, SkipCall
 from harness.sequence.trace import Shown
 
 MAX_BYTES = 96
@@ -49,13 +49,26 @@ class ValueMixin:
         ffi, lib, state = self.ffi, self.lib, self.state
         role = arg.role
         if role == "handle":
-            live = self._live(arg.other)
-            if arg.taken:  # handed over: never one this call also gets as another argument
-                chosen = {id(v) for v in values.values() if isinstance(v, Handle)}
-                live = [h for h in live if id(h) not in chosen]
-            elif arg.name in fc.nullable and choices.int(0, 15) == 0:
-                return None
+            chosen = [v for v in values.values() if isinstance(v, Handle)]
+            if arg.taken:  # handed over: owned, and neither one this call also gets nor one they are in
+                live = [h for h in self._live(arg.other, owned=True) if not any(c.within(h) for c in chosen)]
+            else:
+                if arg.name in fc.nullable and choices.int(0, 15) == 0:
+                    return None
+                live = self._live(arg.other, owned=fc.name in self._destroys)
+                given = [values[name] for name in fc.takes if isinstance(values.get(name), Handle)]
+                if given:  # nothing inside a handle this call hands over (a tree would become a cycle)
+                    live = [h for h in live if not any(h.within(g) for g in given)]
+            if not live:
+                raise SkipCall
             return live[choices.int(0, len(live) - 1)]
+        if role == "child":  # a handle borrowed from a live handle of the parent's type
+            live = [h for h in self._live(arg.other) if h.owner is not None and h.owner.type == arg.owner_type]
+            if not live:
+                raise SkipCall
+            return live[choices.int(0, len(live) - 1)]
+        if role == "parent_of":
+            return values[arg.other].owner
         if role == "cstring":
             if arg.name in fc.nullable and choices.int(0, 15) == 0:
                 return ffi.NULL
