@@ -28,6 +28,7 @@ LIBRARIES = {
     "shapes": ("tests/targets/shapes/include/shapes.h", ["tests/targets/shapes/src/shapes.c"]),
     "wild": ("tests/targets/wild/include/wild.h", ["tests/targets/wild/src/wild.c"]),
     "zs": ("tests/targets/stream/include/zs.h", ["tests/targets/stream/src/zs.c"]),
+    "dt": ("tests/targets/doctree/include/dt.h", ["tests/targets/doctree/src/dt.c"]),
 }
 
 

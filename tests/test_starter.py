@@ -32,6 +32,9 @@ LIBRARIES = {  # header, sources, and the functions whose guess would be a false
     "zs": ("tests/targets/stream/include/zs.h", ["tests/targets/stream/src/zs.c"],
            {"zs_set_dictionary": "does it keep dict", "zs_set_window": "which values may window_log take",
             "zs_compress": "writes into dst", "zs_decompress": "writes into dst"}),
+    "dt": ("tests/targets/doctree/include/dt.h", ["tests/targets/doctree/src/dt.c"],
+           {"dt_add": "does it take child", "dt_get": 'borrowed (returns = "borrowed"',
+            "dt_detach": 'must child be a child of parent (child_of = { child = "parent" }'}),
 }
 
 

@@ -90,6 +90,7 @@ class Contract:
     skipped: tuple[str, ...] = ()
     api: HeaderApi = field(default_factory=lambda: HeaderApi({}, frozenset(), frozenset(), {}))
     callbacks: dict[str, CallbackContract] = field(default_factory=dict)  # every function-pointer type
+    free: str | None = None  # [contract].free: the default release of owned results
 
     @property
     def function_pointers(self) -> frozenset[str]:

@@ -327,7 +327,7 @@ def load_contract(table: dict, api: HeaderApi, spec_path: Path | None = None, sp
         loader.function(loader.default_free, "free")
     handles = loader.handles()
     functions, skipped = loader.functions(handles)
-    contract = Contract(handles, functions, skipped, api, loader.callbacks())
+    contract = Contract(handles, functions, skipped, api, loader.callbacks(), loader.default_free)
     _check_children_exist(contract, spec)
     return contract
 

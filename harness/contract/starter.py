@@ -40,6 +40,8 @@ CAPACITY = re.compile(r"^(cap|capacity|size|len|buflen|bufsize|n|count|num|nmemb
 ENDS = re.compile(r"(unsubscribe|unwatch|unregister|remove_(listener|callback|handler|watch)|disconnect)", re.I)
 BYTES = ("char", "void", "unsigned char", "signed char", "uint8_t", "int8_t")
 # a function of a handle with these words may keep a pointer it is given instead of copying it
+# functions given a node and (often) one of its children: a tree library's unlink/detach/remove
+CHILD_WORDS = {"detach", "unlink", "remove", "replace", "child", "children", "via", "sibling"}
 KEEP_WORDS = {"set", "ref", "reference", "attach", "bind", "use", "keep", "retain", "register", "install", "load",
               "dict", "dictionary", "prefix"}
 # integer parameters that often select among a fixed set (a table row, a level): valid in a range
@@ -83,10 +85,17 @@ def _question(sig: Signature, api: HeaderApi, handles: dict, default_free: str |
     enders = {ender for _, ender in handles.values()}
     if sig.name in makers or sig.name in enders or sig.name == default_free or words(sig.name) & DESTRUCTOR_WORDS:
         return None
+    handle_params = [p for p in sig.params if pointee(p.ctype) in handles and p.ctype.count("*") == 1]
+    child = None
+    if len(handle_params) > 1 and words(sig.name) & CHILD_WORDS:
+        first, second = handle_params[0].name, handle_params[1].name
+        child = (f"must {second} be a child of {first} (child_of = {{ {second} = \"{first}\" }}, and a function "
+                 "returning borrowed children)")
     if base and sig.result.count("*") == 1 and not sig.result.startswith("const") and base != "void":
         if base in handles:
-            return (f"returns {sig.result}: a new one (add it to [contract.handles.{base}].new) or borrowed "
-                    f'(returns = "borrowed", owner = ...)?')
+            return (f"returns {sig.result}: a new one (add it to [contract.handles.{base}].new), owned by the caller "
+                    f'(returns = "owned", free = ...) or borrowed (returns = "borrowed", owner = ...)?'
+                    + (f" And {child}?" if child else ""))
         if not (words(sig.name) & OWNED_WORDS and default_free):
             return f'returns {sig.result}: who frees it (returns = "owned", free = ...) or is it borrowed?'
     if sig.result.count("*") == 1 and base == "void" and not sig.result.startswith("const"):
@@ -96,7 +105,8 @@ def _question(sig: Signature, api: HeaderApi, handles: dict, default_free: str |
     if selector is not None:
         return (f"which values may {selector.name} take (ranges = {{ {selector.name} = [lowest, highest] }}), "
                 "or is every value checked?")
-    handle_params = [p for p in sig.params if pointee(p.ctype) in handles and p.ctype.count("*") == 1]
+    if child:
+        return f"{child}, and does it take either?"
     if len(handle_params) > 1 and words(sig.name) & HANDOVER_WORDS:
         later = ", ".join(p.name for p in handle_params[1:])
         return f'does it take {later} (takes = ["{handle_params[-1].name}"]) or only use it?'
