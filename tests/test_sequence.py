@@ -214,6 +214,27 @@ def test_sequence_fuzzer_is_quiet_on_the_clean_streaming_codec(tmp_path):
     assert summary["findings"] == [] and summary["fuzzers"]["sequence"]["execs"] >= 100_000
 
 
+DT_SPEC = Path(__file__).parent / "targets" / "doctree" / "dt.toml"
+# found within 2.1-5.4 s (1.2k-10k executions) and 22.6-23.8 s (21k-26k: a leak waits for the
+# periodic leak check) in 3 seeds; child-index-end and remove-keeps-cache need 100k-400k
+# executions of the native driver and are a benchmark figure (bench/results/time_to_find_dt.json)
+DT_BUDGET = {"render-escape-short": 60_000, "add-fail-leak": 120_000}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("bug", list(DT_BUDGET))
+def test_sequence_fuzzer_finds_the_document_trees_planted_bug(tmp_path, bug):
+    expected = resolve_target(str(DT_SPEC)).bug(bug)
+    summary = _fuzz(tmp_path, str(DT_SPEC), bug, DT_BUDGET[bug], stop_on=expected.signatures)
+    assert any(expected.matches(f["kind"], f["function"]) for f in summary["findings"]), summary["findings"]
+
+
+@pytest.mark.slow
+def test_sequence_fuzzer_is_quiet_on_the_clean_document_tree(tmp_path):
+    summary = _fuzz(tmp_path, str(DT_SPEC), "clean", 100_000)
+    assert summary["findings"] == [] and summary["fuzzers"]["sequence"]["execs"] >= 100_000
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("bug", ["utf8-lossy-tail", "put-owned-missing-nul", "copy-value-off-by-one",
                                  "unsubscribe-during-dispatch"])  # the last needs a call from inside a callback
