@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.campaign.registry import fuzzer
-from harness.config import worker_environment
+from harness.config import uninstrumented_environment, worker_environment
 from harness.runtime.sanitizers import SanitizerOptions, child_environment
 from harness.target.build import COMMON_FLAGS, SANITIZE_FLAGS, build, variant_defines
 from harness.target.spec import resolve_target
@@ -73,8 +73,7 @@ def build_native(surface: str, flavor: str, out_dir: Path, variant: str = "clean
     includes = [f"-I{d}" for d in target.include_dirs] + [f"-I{target.header.parent}"]
     command = [str(find_toolchain().clang), *COMMON_FLAGS, *BUILDS[flavor], *defines, *includes,
                str(SURFACES[surface].native), *map(str, target.sources), "-o", str(binary)]
-    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
-    subprocess.run(command, check=True, env=env, capture_output=True)
+    subprocess.run(command, check=True, env=uninstrumented_environment(), capture_output=True)
     return binary
 
 
@@ -116,7 +115,7 @@ def main() -> None:
             target = resolve_target(_spec(surface))
             build(target, "clean")
             row: dict[str, object] = {"surface": surface, "library": target.name}
-            plain_env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+            plain_env = uninstrumented_environment()  # a native binary links its own runtime
             for flavor in BUILDS:
                 binary = build_native(surface, flavor, Path(work))
                 row[f"native_{flavor}"] = measure([str(binary)], plain_env, args.seconds, chosen.max_len)

@@ -35,7 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 
 import stats
@@ -46,7 +46,7 @@ from overhead import SURFACES, build_native
 
 from harness.campaign.registry import fuzzer
 from harness.campaign.runner import Campaign, CampaignConfig
-from harness.config import OPTIONS
+from harness.config import OPTIONS, uninstrumented_environment
 from harness.runtime import leaks
 from harness.runtime.sanitizers import ensure_runtime, test_process_options
 from harness.sequence.machine import sequence_machine
@@ -91,13 +91,17 @@ def trial(bug: Bug, config: str, seed: int, cap: float, work: Path, target: Targ
     return _times(events, detected, cap, summary["fuzzers"][spec.name]["execs"])
 
 
+@cache
+def _native_build(surface: str, work: Path, variant: str) -> Path:
+    """The sanitized native driver of surface on variant, built once for all its seeds."""
+    return build_native(surface, "sanitized", work, variant)
+
+
 def native_trial(bug: Bug, seed: int, cap: float, work: Path, target: Target) -> dict[str, float | None]:
     """One seeded run of the native sequence driver on bug's variant until its first report (or
     the cap); detected when that report is one of the bug's (triaged as the harness would)."""
-    binary = work / f"native_sequence-{target.name}_sanitized_{bug.id}"
-    if not binary.exists():
-        binary = build_native(f"sequence-{target.name}", "sanitized", work, bug.id)
-    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+    binary = _native_build(f"sequence-{target.name}", work, bug.id)
+    env = uninstrumented_environment()
     env["ASAN_OPTIONS"] = "detect_leaks=1:halt_on_error=1"
     env["UBSAN_OPTIONS"] = "halt_on_error=1:print_stacktrace=1"
     with tempfile.TemporaryDirectory(prefix="ffih-native-ttf-", dir=work) as corpus:

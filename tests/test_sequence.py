@@ -43,6 +43,20 @@ def _fuzz(tmp_path: Path, target: str, variant: str, runs: int, seed: int = 1,
     return Campaign(config).run().to_dict()
 
 
+def _assert_finds(tmp_path: Path, target: str, bug: str, runs: int) -> None:
+    """A bounded campaign on the bug's one-bug build reports it (as any of its catalogued reports)."""
+    expected = resolve_target(target).bug(bug)
+    summary = _fuzz(tmp_path, target, bug, runs, stop_on=expected.signatures)
+    assert any(expected.matches(f["kind"], f["function"]) for f in summary["findings"]), summary["findings"]
+
+
+def _assert_quiet(tmp_path: Path, target: str) -> None:
+    """100k executions on the clean build: no finding."""
+    summary = _fuzz(tmp_path, target, "clean", 100_000)
+    assert summary["findings"] == []
+    assert summary["fuzzers"]["sequence"]["execs"] >= 100_000
+
+
 def test_cli_fuzz_json_follows_the_contract_on_a_new_target(tmp_path):
     command = [sys.executable, "-m", "harness", "fuzz", "sequence", "--target", str(CFG_SPEC), "--variant",
                "escape-truncated-nul", "--runs", "20000", "--seed", "1", "--json", "--out", str(tmp_path / "run"),
@@ -143,9 +157,7 @@ LONG = {"get-shared-buffer"}  # 214k executions in a plain run; not yet verified
     b.id in LONG and not os.environ.get("FFI_HARNESS_LONG"),
     reason="long bounded run (set FFI_HARNESS_LONG=1); time-to-find is a benchmark figure")) for b in CFG.bugs])
 def test_sequence_fuzzer_finds_the_second_librarys_planted_bug(tmp_path, bug):
-    expected = CFG.bug(bug)
-    summary = _fuzz(tmp_path, str(CFG_SPEC), bug, CFG_BUDGET[bug], stop_on=expected.signatures)
-    assert any(expected.matches(f["kind"], f["function"]) for f in summary["findings"]), summary["findings"]
+    _assert_finds(tmp_path, str(CFG_SPEC), bug, CFG_BUDGET[bug])
 
 
 def _violations_after_unwatch(variant: str, seeds: int = 300) -> set[tuple[str, str | None]]:
@@ -179,9 +191,7 @@ def test_a_callback_after_its_registration_ended_is_seen_in_the_call_that_made_i
 
 @pytest.mark.slow
 def test_sequence_fuzzer_is_quiet_on_the_clean_second_library(tmp_path):
-    summary = _fuzz(tmp_path, str(CFG_SPEC), "clean", 100_000)
-    assert summary["findings"] == []
-    assert summary["fuzzers"]["sequence"]["execs"] >= 100_000
+    _assert_quiet(tmp_path, str(CFG_SPEC))
 
 
 ZS_SPEC = Path(__file__).parent / "targets" / "stream" / "zs.toml"
@@ -203,15 +213,12 @@ def test_the_streaming_codec_needs_every_new_contract_form():
 @pytest.mark.slow
 @pytest.mark.parametrize("bug", [b.id for b in ZS.bugs])
 def test_sequence_fuzzer_finds_the_streaming_codecs_planted_bug(tmp_path, bug):
-    expected = ZS.bug(bug)
-    summary = _fuzz(tmp_path, str(ZS_SPEC), bug, ZS_BUDGET[bug], stop_on=expected.signatures)
-    assert any(expected.matches(f["kind"], f["function"]) for f in summary["findings"]), summary["findings"]
+    _assert_finds(tmp_path, str(ZS_SPEC), bug, ZS_BUDGET[bug])
 
 
 @pytest.mark.slow
 def test_sequence_fuzzer_is_quiet_on_the_clean_streaming_codec(tmp_path):
-    summary = _fuzz(tmp_path, str(ZS_SPEC), "clean", 100_000)
-    assert summary["findings"] == [] and summary["fuzzers"]["sequence"]["execs"] >= 100_000
+    _assert_quiet(tmp_path, str(ZS_SPEC))
 
 
 DT_SPEC = Path(__file__).parent / "targets" / "doctree" / "dt.toml"
@@ -224,24 +231,19 @@ DT_BUDGET = {"render-escape-short": 60_000, "add-fail-leak": 120_000}
 @pytest.mark.slow
 @pytest.mark.parametrize("bug", list(DT_BUDGET))
 def test_sequence_fuzzer_finds_the_document_trees_planted_bug(tmp_path, bug):
-    expected = resolve_target(str(DT_SPEC)).bug(bug)
-    summary = _fuzz(tmp_path, str(DT_SPEC), bug, DT_BUDGET[bug], stop_on=expected.signatures)
-    assert any(expected.matches(f["kind"], f["function"]) for f in summary["findings"]), summary["findings"]
+    _assert_finds(tmp_path, str(DT_SPEC), bug, DT_BUDGET[bug])
 
 
 @pytest.mark.slow
 def test_sequence_fuzzer_is_quiet_on_the_clean_document_tree(tmp_path):
-    summary = _fuzz(tmp_path, str(DT_SPEC), "clean", 100_000)
-    assert summary["findings"] == [] and summary["fuzzers"]["sequence"]["execs"] >= 100_000
+    _assert_quiet(tmp_path, str(DT_SPEC))
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("bug", ["utf8-lossy-tail", "put-owned-missing-nul", "copy-value-off-by-one",
                                  "unsubscribe-during-dispatch"])  # the last needs a call from inside a callback
 def test_embedded_target_through_its_spec_alone(tmp_path, bug):
-    expected = resolve_target(None).bug(bug)
-    summary = _fuzz(tmp_path, "kv", bug, 400_000, stop_on=expected.signatures)
-    assert any(expected.matches(f["kind"], f["function"]) for f in summary["findings"]), summary["findings"]
+    _assert_finds(tmp_path, "kv", bug, 400_000)
 
 
 @pytest.mark.slow

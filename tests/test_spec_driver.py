@@ -23,6 +23,13 @@ TARGETS = Path(__file__).parent / "targets"
 SHAPES = TARGETS / "shapes" / "shapes.toml"
 
 
+def _sequence(target, out: Path, runs: int, stop_on: tuple = ()) -> dict:
+    """A bounded, seeded sequence campaign on the target's clean build."""
+    config = CampaignConfig(tuple(resolve_fuzzers(["sequence"], target)), target, "clean", out / "run",
+                            seconds=None, runs=runs, seed=1, stop_on=stop_on)
+    return Campaign(config).run().to_dict()
+
+
 def test_api_shapes_are_honoured_on_a_correct_library(tmp_path):
     """shapes.h: a size_t and a struct out-array filled to their full length, a callback passing
     (void *, const char *, int64_t) with INT64_MAX, children handed to a parent that frees them.
@@ -31,9 +38,7 @@ def test_api_shapes_are_honoured_on_a_correct_library(tmp_path):
     target = resolve_target(str(SHAPES))
     contract = target_contract(target)
     assert contract.functions["shp_node_add"].takes == ("child",)
-    config = CampaignConfig(tuple(resolve_fuzzers(["sequence"], target)), target, "clean", tmp_path / "run",
-                            seconds=None, runs=30_000, seed=1)
-    summary = Campaign(config).run().to_dict()
+    summary = _sequence(target, tmp_path, 30_000)
     assert summary["findings"] == [], [(f["kind"], f["function"]) for f in summary["findings"]]
     assert summary["fuzzers"]["sequence"]["execs"] >= 30_000
 
@@ -140,9 +145,7 @@ def test_an_integer_valid_only_in_a_range_needs_the_range_and_is_then_quiet(tmp_
     spec = _copy_spec(tmp_path, RANGE, "", "shapes", "shapes.toml")
     target = load_target_file(spec)
     assert all(f.ranges == () for f in target_contract(target).functions.values())
-    config = CampaignConfig(tuple(resolve_fuzzers(["sequence"], target)), target, "clean", tmp_path / "run",
-                            seconds=None, runs=30_000, seed=1)
-    summary = Campaign(config).run().to_dict()
+    summary = _sequence(target, tmp_path, 30_000)
     out_of_range = {"global-buffer-overflow", "index-out-of-bounds", "signed-integer-overflow"}  # ASan or UBSan
     found = {(f["kind"], f["function"]) for f in summary["findings"]}
     assert {kind for kind, function in found if function == "shp_level_cost"} & out_of_range, found
@@ -170,9 +173,7 @@ def test_an_input_the_library_keeps_needs_keeps_and_is_then_quiet(tmp_path):
     spec = _copy_spec(tmp_path, KEEPS, "", "shapes", "shapes.toml")
     target = load_target_file(spec)
     assert target_contract(target).functions["shp_node_set_label"].keeps == ()
-    config = CampaignConfig(tuple(resolve_fuzzers(["sequence"], target)), target, "clean", tmp_path / "run",
-                            seconds=None, runs=30_000, seed=1, stop_on=(("heap-use-after-free", None),))
-    summary = Campaign(config).run().to_dict()
+    summary = _sequence(target, tmp_path, 30_000, stop_on=(("heap-use-after-free", None),))
     assert ("heap-use-after-free", "shp_node_label_length") in {(f["kind"], f["function"]) for f in summary["findings"]}
     assert target_contract(resolve_target(str(SHAPES))).functions["shp_node_set_label"].keeps == (("label", "node"),)
 
@@ -216,13 +217,6 @@ def test_an_out_buffer_whose_capacity_goes_in_and_out_through_a_pointer(capfd):
 DT = TARGETS / "doctree" / "dt.toml"
 CHILD_OF = 'child_of = { child = "parent" }        # not checked by the library'
 UNTIL = 'until = ["dt_remove", "dt_detach"]     # ... until a child of node is removed or detached'
-
-
-def _sequence(target, out: Path, runs: int, stop_on: tuple = ()) -> dict:
-    """A bounded, seeded sequence campaign on the target's clean build."""
-    config = CampaignConfig(tuple(resolve_fuzzers(["sequence"], target)), target, "clean", out / "run",
-                            seconds=None, runs=runs, seed=1, stop_on=stop_on)
-    return Campaign(config).run().to_dict()
 
 
 def test_a_document_tree_lends_its_children_as_handles(tmp_path):

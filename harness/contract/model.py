@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Container
 from dataclasses import dataclass, field
 
 from harness.target.header import HeaderApi, Signature
@@ -102,8 +103,8 @@ class Contract:
 
     def handle_of(self, ctype: str) -> HandleType | None:
         """The handle type a C type text points to ('const cfg_doc *' -> cfg_doc), or None."""
-        base = pointee(ctype)
-        return self.handles.get(base) if base is not None and ctype.count("*") == 1 else None
+        name = handle_name(ctype, self.handles)
+        return self.handles[name] if name is not None else None
 
     def destructor_of(self, function: str) -> HandleType | None:
         """The handle type `function` destroys, or None."""
@@ -117,6 +118,13 @@ def pointee(ctype: str) -> str | None:
         return None
     words = [w for w in ctype.replace("*", " ").split() if w not in ("const", "volatile", "struct", "restrict")]
     return " ".join(words) or None
+
+
+def handle_name(ctype: str, known: Container[str]) -> str | None:
+    """The handle type a C type text is one pointer to ('const cfg_doc *' -> 'cfg_doc') when it is
+    among known handle type names, else None."""
+    base = pointee(ctype)
+    return base if base is not None and base in known and ctype.count("*") == 1 else None
 
 
 def is_integer(ctype: str, enums: frozenset[str] = frozenset()) -> bool:

@@ -63,6 +63,7 @@ from harness.contract.model import (
     HandleType,
     Lifetime,
     Registration,
+    handle_name,
     is_integer,
     pointee,
 )
@@ -166,8 +167,7 @@ class _Loader:
         return contracts, skip
 
     def contract(self, sig: Signature, entry: dict, handles: dict[str, HandleType], where: str) -> FunctionContract:
-        handle_result = pointee(sig.result) in handles and sig.result.count("*") == 1
-        if handle_result:
+        if handle_name(sig.result, handles) is not None:
             owners = [h for h in handles.values() if sig.name in h.new]
             ignored = sorted({"returns", "free", "owner", "until"} & set(entry)) if owners else []
             if ignored:
@@ -212,8 +212,7 @@ class _Loader:
         pairs = name_pairs(entry.get("child_of", {}), self.spec, "child_of", where, "child_of")
         for child, parent in pairs:
             for name in (child, parent):
-                ctype = self.param(sig, name, "child_of parameter")
-                if pointee(ctype) not in handles or ctype.count("*") != 1:
+                if handle_name(self.param(sig, name, "child_of parameter"), handles) is None:
                     raise self.spec.error(f"{sig.name}: child_of {name!r} is not a handle parameter (one of the "
                                           "[contract.handles] types)", where, name)
             if child == parent or child in entry.get("takes", []):
@@ -229,8 +228,7 @@ class _Loader:
         for param, owner in kept:
             if "*" not in self.param(sig, param, "kept input"):
                 raise self.spec.error(f"{sig.name}: kept input {param!r} is not a pointer in the header", where, param)
-            owner_type = self.param(sig, owner, "keeper")
-            if pointee(owner_type) not in handles or owner_type.count("*") != 1:
+            if handle_name(self.param(sig, owner, "keeper"), handles) is None:
                 raise self.spec.error(f"{sig.name}: {param!r} is kept by {owner!r}, which is not a handle "
                                       f"parameter (one of the [contract.handles] types)", where, param)
         return kept

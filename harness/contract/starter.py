@@ -20,7 +20,7 @@ import os
 import re
 from pathlib import Path
 
-from harness.contract.model import is_integer, pointee
+from harness.contract.model import handle_name, is_integer, pointee
 from harness.target.header import HeaderApi, Signature, header_signatures
 
 DESTRUCTOR_WORDS = {"free", "close", "destroy", "release", "delete", "unref", "dispose", "fini", "finish",
@@ -85,7 +85,7 @@ def _question(sig: Signature, api: HeaderApi, handles: dict, default_free: str |
     enders = {ender for _, ender in handles.values()}
     if sig.name in makers or sig.name in enders or sig.name == default_free or words(sig.name) & DESTRUCTOR_WORDS:
         return None
-    handle_params = [p for p in sig.params if pointee(p.ctype) in handles and p.ctype.count("*") == 1]
+    handle_params = [p for p in sig.params if handle_name(p.ctype, handles)]
     child = None
     if len(handle_params) > 1 and words(sig.name) & CHILD_WORDS:
         first, second = handle_params[0].name, handle_params[1].name
@@ -140,7 +140,7 @@ def _default_free(api: HeaderApi) -> str | None:
 
 def _function_entry(sig: Signature, api: HeaderApi, handles: dict, default_free: str | None) -> list[str]:
     lines: list[str] = []
-    handle_params = [p for p in sig.params if pointee(p.ctype) in handles and p.ctype.count("*") == 1]
+    handle_params = [p for p in sig.params if handle_name(p.ctype, handles)]
     base = pointee(sig.result)
     if base and base not in handles and sig.result.count("*") == 1:
         if sig.result.startswith("const"):

@@ -72,10 +72,8 @@ class ResultMixin:
             snapshot = read()
             self._remember(snapshot)
             if lifetime.kind == "borrowed":
-                owner_param = values.get(lifetime.owner) if lifetime.owner else None
-                owner = owner_param if isinstance(owner_param, Handle) else (handles[0] if handles else None)
-                self.state.borrows = [*self.state.borrows[-(MAX_BORROWS - 1):],
-                                      Borrow(fc.name, owner, lifetime.until, pointer, read, snapshot)]
+                self.state.borrows = [*self.state.borrows[-(MAX_BORROWS - 1):], Borrow(
+                    fc.name, _lender(lifetime, values, handles), lifetime.until, pointer, read, snapshot)]
 
     def _take_handle(self, fc: FunctionContract, handle_type: HandleType, lifetime: Lifetime, pointer: Any,
                      values: dict[str, Any], handles: list[Handle]) -> bool:
@@ -92,12 +90,10 @@ class ResultMixin:
             return True
         if lifetime.kind == "owned":
             return False
-        owner = None
-        if lifetime.kind == "borrowed":
-            given = values.get(lifetime.owner) if lifetime.owner else None
-            owner = given if isinstance(given, Handle) else (handles[0] if handles else None)
-        state.handles.append(Handle(handle_type.name, pointer, fc.name, owner=owner, borrowed=True,
-                                    until=lifetime.until if lifetime.kind == "borrowed" else ()))
+        borrowed = lifetime.kind == "borrowed"  # else static: lent for the whole input
+        state.handles.append(Handle(handle_type.name, pointer, fc.name, borrowed=True,
+                                    owner=_lender(lifetime, values, handles) if borrowed else None,
+                                    until=lifetime.until if borrowed else ()))
         state.lent += 1
         return True
 
@@ -113,3 +109,9 @@ class ResultMixin:
             return lambda: ffi.buffer(pointer, size)[:]
         return lambda: b""
 
+
+
+def _lender(lifetime: Lifetime, values: dict[str, Any], handles: list[Handle]) -> Handle | None:
+    """The handle a borrowed result is borrowed from: its `owner` parameter, else the call's first handle."""
+    given = values.get(lifetime.owner) if lifetime.owner else None
+    return given if isinstance(given, Handle) else (handles[0] if handles else None)
