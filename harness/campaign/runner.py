@@ -9,8 +9,6 @@ is spent - so one crash never ends a campaign.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import shutil
 import signal
 import subprocess
@@ -22,11 +20,18 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from harness.atomic import die_with_parent
+from harness.campaign.launch import (
+    kill_if_running,
+    later,
+    temp_dir,
+    work_corpus,
+    worker_command,
+    worker_process_environment,
+)
 from harness.campaign.minimize import minimize_new_findings
 from harness.campaign.registry import FuzzerSpec
 from harness.campaign.results import CampaignConfig, CampaignFinding, CampaignResult, FuzzerStats
 from harness.campaign.worker_log import LogReader, ReportedInput, input_digest, reported_inputs
-from harness.config import worker_environment
 from harness.engine.protocol import (
     FINAL_EXECS,
     PROGRESS,
@@ -35,7 +40,6 @@ from harness.engine.protocol import (
     STOP_SIGNAL,
 )
 from harness.errors import HarnessError
-from harness.runtime.sanitizers import SanitizerOptions, child_environment
 from harness.store.crashstore import CrashStore
 from harness.store.replay import ReplayCase, replay, replay_command
 from harness.triage import Finding
@@ -87,7 +91,7 @@ class Campaign:
     def run(self) -> CampaignResult:
         """Run every fuzzer to its budget (or until stop()); return the result."""
         self.config.out_dir.mkdir(parents=True, exist_ok=True)
-        self._temp_dir.mkdir(exist_ok=True)
+        temp_dir(self.config).mkdir(exist_ok=True)
         tasks = self._tasks()
         try:
             with ThreadPoolExecutor(max_workers=max(1, self.config.jobs)) as pool:
@@ -100,11 +104,11 @@ class Campaign:
                     ", ".join(f"{name}: {hash_}" for name, hash_ in stalled.items()) + ")"
             self.result.seconds = time.monotonic() - self.started
             for spec in self.config.fuzzers:
-                self.result.stats[spec.name].corpus_size = _count_files(self._work_corpus(spec))
+                self.result.stats[spec.name].corpus_size = _count_files(work_corpus(self.config, spec))
                 if self.config.merge:
                     self.result.merged[spec.name] = self._merge(spec)
         finally:
-            shutil.rmtree(self._temp_dir, ignore_errors=True)
+            shutil.rmtree(temp_dir(self.config), ignore_errors=True)
         return self.result
 
     def _merge(self, spec: FuzzerSpec) -> int:
@@ -113,11 +117,12 @@ class Campaign:
         spec.seeds.mkdir(parents=True, exist_ok=True)
         before = _count_files(spec.seeds)
         artifacts = self.config.out_dir / spec.folder / "artifacts"
-        command = [sys.executable, str(spec.script), "-merge=1", str(spec.seeds), str(self._work_corpus(spec)),
+        command = [sys.executable, str(spec.script), "-merge=1", str(spec.seeds), str(work_corpus(self.config, spec)),
                    f"-artifact_prefix={artifacts}/", f"-timeout={self.config.input_timeout}"]
         log_path = self.config.out_dir / spec.folder / "merge.log"
         with open(log_path, "wb") as log:
-            subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=self._environment(spec), check=False)
+            subprocess.run(command, stdout=log, stderr=subprocess.STDOUT,
+                           env=worker_process_environment(self.config, spec), check=False)
         return _count_files(spec.seeds) - before
 
     def live_stats(self) -> dict[str, object]:
@@ -141,12 +146,9 @@ class Campaign:
             for process in list(self.processes):
                 if process.poll() is None:
                     process.send_signal(STOP_SIGNAL)  # ends after its current input (harness.engine.session)
-                    _later(STOP_GRACE_SECONDS, lambda p=process: _kill_if_running(p))
+                    later(STOP_GRACE_SECONDS, lambda p=process: kill_if_running(p))
 
     # -- one fuzzer ------------------------------------------------------------------
-    def _work_corpus(self, spec: FuzzerSpec) -> Path:
-        return self.config.out_dir / spec.folder / "corpus"
-
     def _run_fuzzer(self, spec: FuzzerSpec, worker: int, seconds: float | None) -> None:
         stats = self.result.stats[spec.name]
         fuzzer_started = time.monotonic()
@@ -181,53 +183,12 @@ class Campaign:
                 self.on_event("stalled", {"fuzzer": spec.name, "stack_hash": finding})
                 break
 
-    def _command(self, spec: FuzzerSpec, worker: int, seed: int, seconds: float | None,
-                 runs: int | None) -> list[str]:
-        corpus = self._work_corpus(spec)
-        artifacts = self.config.out_dir / spec.folder / "artifacts"
-        corpus.mkdir(parents=True, exist_ok=True)
-        artifacts.mkdir(parents=True, exist_ok=True)
-        command = [sys.executable, str(spec.script), str(corpus)]
-        if self.config.use_seeds and spec.seeds.is_dir():
-            command.append(str(spec.seeds))
-        command += [f"-artifact_prefix={artifacts}/", f"-seed={seed}", "-print_final_stats=1",
-                    f"-timeout={self.config.input_timeout}", f"-rss_limit_mb={self.config.rss_limit_mb}",
-                    "-reload=1"]
-        if spec.dictionary:
-            command.append(f"-dict={spec.dictionary}")
-        if self.config.max_len:
-            command.append(f"-max_len={self.config.max_len}")
-        if seconds is not None:
-            command.append(f"-max_total_time={max(1, int(seconds))}")
-        if runs is not None:
-            command.append(f"-runs={runs}")
-        return command + list(self.config.extra_args)
-
-    def _environment(self, spec: FuzzerSpec) -> dict[str, str]:
-        """The environment of a fuzzer process: sanitizer runtime, target, variant."""
-        options = SanitizerOptions(rss_limit_mb=self.config.rss_limit_mb + 1024, python_malloc=spec.python_malloc)
-        if self.config.recover:
-            options = options.with_asan(halt_on_error=0)
-        env = child_environment(options)
-        env.update(worker_environment(target=self.config.target.spec_path, variant=self.config.variant,
-                                      keep_going=self.config.recover or None))
-        env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
-        env["PYTHONUNBUFFERED"] = "1"  # atheris prints Python exceptions on stdout: keep the order
-        # a worker killed inside a leak check, or ending while its forked copy traces a leak,
-        # leaves a capture file: in the run's own temp folder, removed when the campaign ends
-        env["TMPDIR"] = str(self._temp_dir)
-        return env
-
-    @property
-    def _temp_dir(self) -> Path:
-        return self.config.out_dir / ".tmp"
-
     def _run_worker(self, spec: FuzzerSpec, worker: int, seed: int, seconds: float | None,
                     runs: int | None, fuzzer_started: float) -> tuple[int, str | None]:
         """One libFuzzer process; returns (executions, stack hash of its finding or None)."""
-        env = self._environment(spec)
+        env = worker_process_environment(self.config, spec)
         log_path = self.config.out_dir / spec.folder / f"worker-{worker}-seed-{seed}.log"
-        command = self._command(spec, worker, seed, seconds, runs)
+        command = worker_command(self.config, spec, seed, seconds, runs)
         with open(log_path, "wb") as log:
             process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                        env=env, start_new_session=True, preexec_fn=die_with_parent)
@@ -238,10 +199,10 @@ class Campaign:
             def overtime() -> None:
                 if process.poll() is None:
                     hung.set()  # before the kill: read once the process is reaped
-                    _kill_if_running(process)
+                    kill_if_running(process)
 
             watchdog = None if seconds is None else \
-                _later(max(1, int(seconds)) + self.config.input_timeout + OVERTIME_SECONDS, overtime)
+                later(max(1, int(seconds)) + self.config.input_timeout + OVERTIME_SECONDS, overtime)
             execs, recorded = self._follow(spec, worker, process, log, fuzzer_started)
             process.wait()
             if watchdog is not None:
@@ -345,7 +306,7 @@ class Campaign:
     def _record(self, spec: FuzzerSpec, finding: Finding, artifact: Path | None, report: str,
                 seconds: float) -> None:
         if artifact is not None:  # a leak or slow input may sit in the corpus: keep it out
-            (self._work_corpus(spec) / input_digest(artifact)).unlink(missing_ok=True)
+            (work_corpus(self.config, spec) / input_digest(artifact)).unlink(missing_ok=True)
         stored, new = self._store(spec, finding, artifact, report)
         where = stored or artifact
         replay = replay_command(where, self.config.target, self.config.variant, spec.name) if where else None
@@ -391,17 +352,3 @@ def _recorded_key(reported: ReportedInput) -> tuple[str, str]:
 def _count_files(folder: Path) -> int:
     return sum(1 for p in folder.iterdir() if p.is_file()) if folder.is_dir() else 0
 
-
-def _later(seconds: float, function: Callable[[], None]) -> threading.Timer:
-    """Call function on a daemon thread after seconds, unless the returned timer is cancelled."""
-    timer = threading.Timer(seconds, function)
-    timer.daemon = True
-    timer.start()
-    return timer
-
-
-def _kill_if_running(process: subprocess.Popen[bytes]) -> None:
-    """SIGKILL a worker (and its process group: symbolizer, forks) that is still running."""
-    if process.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
