@@ -102,6 +102,8 @@ OPTIONS = {option.name: option for option in (
     Option("inject", _text, None, "FILE@N: run FILE as input number N (tests of late leak checks)"),
     Option("canaries", _boolean, False, "log when each planted bug is first reached and triggered (benchmarks)"),
     Option("trace", _boolean, False, "print every call the sequence driver makes, as C"),
+    Option("native_loop", _boolean, True, "the sequence fuzzer makes its calls from a compiled loop when the "
+           "contract allows (0: always the Python driver)"),
     Option("sanitize", _boolean, None, "run pytest under the sanitizer runtime (the pytest plugin)"),
 )}
 

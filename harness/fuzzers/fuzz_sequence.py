@@ -7,15 +7,22 @@ report is the library's bug, and the contract violations sanitizers cannot see a
 
     FFI_HARNESS_TARGET=path/to/target.toml python -m harness.fuzzers.fuzz_sequence corpus/sequence -runs=1000
     FFI_HARNESS_TRACE=1 python -m harness.fuzzers.fuzz_sequence crash-1234   # show the calls of one input
+
+When the contract allows, the calls are made by a loop compiled from it (harness.sequence.native):
+the same decoding and the same calls, without the interpreter between them. Tracing, and
+FFI_HARNESS_NATIVE_LOOP=0, use the Python driver; the first line on stderr says which runs.
 """
 
 from __future__ import annotations
+
+import sys
 
 from harness.config import setting
 from harness.contract.spec import target_contract
 from harness.engine.coverage import BehaviourCoverage
 from harness.engine.session import run_fuzzer, session
 from harness.sequence.driver import FuzzedChoices, SequenceDriver
+from harness.sequence.native import native_loop
 
 S = session()
 # libFuzzer sees the library's coverage, not the driver's decisions: the calls made (each with
@@ -25,10 +32,15 @@ S = session()
 FEEDBACK = BehaviourCoverage()
 DRIVER = SequenceDriver(target_contract(S.loaded.target), S.ffi, S.lib, trace=setting("trace"),
                         observe=FEEDBACK)
+LOOP, PATH = (None, "Python driver (tracing)") if setting("trace") else native_loop(DRIVER, S.loaded.target)
+sys.stderr.write(f"ffi-harness: sequence calls made by the {PATH}\n")
 
 
 def test_one_input(data: bytes) -> None:
-    DRIVER.run(FuzzedChoices(data))
+    if LOOP is not None:
+        LOOP.run(data)
+    else:
+        DRIVER.run(FuzzedChoices(data))
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from harness.sequence.callbacks import CallbackMixin
 from harness.sequence.plan import PlanShape, plan_all
 from harness.sequence.results import ResultMixin
 from harness.sequence.state import Arg, Choices, FuzzedChoices, Handle, RunState, SkipCall
-from harness.sequence.trace import outcome, print_call
+from harness.sequence.trace import outcome, print_call, record_call
 from harness.sequence.values import ValueMixin, check_ranges
 
 __all__ = ["Choices", "FuzzedChoices", "SequenceDriver"]
@@ -42,6 +42,7 @@ class SequenceDriver(ValueMixin, CallbackMixin, ResultMixin):
         # told "F:outcome" and "PREVIOUS>F:outcome" after each call (feedback for fuzzers
         # whose library has no coverage instrumentation)
         self.observe = observe
+        self.record: list[str] | None = None  # when a list, each call is added as record_call writes it
         self.state = RunState()
         self.plans, self.skipped = plan_all(contract)
         check_ranges(ffi, self.plans)
@@ -211,6 +212,9 @@ class SequenceDriver(ValueMixin, CallbackMixin, ResultMixin):
         state.ending = set()
         if state.borrows:
             self._check_borrows(fc, handles, target)
+        before = state.made
         self._take_result(fc, plan, values, result, handles)
+        if self.record is not None:
+            self.record.append(record_call(ffi, fc, plan, values, result, range(before + 1, state.made + 1)))
         state.calling = ""
 

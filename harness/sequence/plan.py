@@ -119,7 +119,8 @@ def _default_arg(contract: Contract, fc: FunctionContract, name: str, ctype: str
                            "user_data, outputs)")
     if is_integer(ctype, contract.enums):
         bounds = next(((low, high) for param, low, high in fc.ranges if param == name), None)
-        return Arg(name, ctype, "int", bounds=bounds)
+        plain_char = ctype.replace("const", "").strip() == "char"
+        return Arg(name, ctype, "char" if plain_char else "int", bounds=bounds)
     if ctype in ("float", "double"):
         return Arg(name, ctype, "float")
     raise Unsupported(f"parameter {name} ({ctype}) has no generator")

@@ -86,12 +86,14 @@ class ResultMixin:
             lent = [h for h in state.handles if h.borrowed and h.pointer == pointer] if state.lent else []
             if lent:
                 self._forget(lent, None)
-            state.handles.append(Handle(handle_type.name, pointer, fc.name))
+            state.made += 1
+            state.handles.append(Handle(handle_type.name, pointer, fc.name, serial=state.made))
             return True
         if lifetime.kind == "owned":
             return False
         borrowed = lifetime.kind == "borrowed"  # else static: lent for the whole input
-        state.handles.append(Handle(handle_type.name, pointer, fc.name, borrowed=True,
+        state.made += 1
+        state.handles.append(Handle(handle_type.name, pointer, fc.name, borrowed=True, serial=state.made,
                                     owner=_lender(lifetime, values, handles) if borrowed else None,
                                     until=lifetime.until if borrowed else ()))
         state.lent += 1

@@ -53,6 +53,7 @@ class Handle:
     owner: Handle | None = None
     until: tuple[str, ...] = ()
     borrowed: bool = False
+    serial: int = 0  # the how-manieth handle this input made (records and the native loop number them alike)
 
     def within(self, other: Handle) -> bool:
         """True when this handle is other, or was borrowed from it (at any depth)."""
@@ -106,6 +107,7 @@ class RunState:
     choices: Choices | None = None  # the input being run, for calls made from callbacks
     ending: set[int] = field(default_factory=set)  # registrations the current call may release
     lent: int = 0  # borrowed handles among handles
+    made: int = 0  # handles made so far (the last one's serial)
     violation: ContractViolation | None = None
 
     def flag(self, kind: str, detail: str, function: str | None = None) -> None:

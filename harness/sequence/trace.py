@@ -60,3 +60,34 @@ def print_call(ffi: Any, fc: FunctionContract, plan: list[Arg], values: dict[str
             shown.append(str(value))
     sys.stderr.write(f"{CALL_TRACE}{fc.name}({', '.join(shown)})\n")
     sys.stderr.flush()
+
+
+def record_call(ffi: Any, fc: FunctionContract, plan: list[Arg], values: dict[str, Any], result: Any,
+                new: range) -> str:
+    """One call in the record both paths write (tests compare the native loop's with this):
+    handles by serial, bytes in hex, capacities, integers and the result exactly."""
+    shown = []
+    for arg in plan:
+        value, role = values[arg.name], arg.role
+        if role == "handle":
+            shown.append(f"h{value.serial}" if isinstance(value, Handle) else "NULL")
+        elif role in ("cstring", "takes", "buffer"):
+            shown.append("NULL" if value == ffi.NULL else "x" + values[f"#show:{arg.name}"].data.hex())
+        elif role == "out_buffer":
+            shown.append(f"out[{values[f'#cap:{arg.name}']}]")
+        elif role == "capacity_cell_of":
+            shown.append(f"&{values[f'#cap:{arg.other}']}")
+        elif role in ("cell", "out_pointer"):
+            shown.append("&")
+        elif role == "float":
+            shown.append(f"{value:.17g}")
+        elif role == "char":
+            shown.append(str(value[0]))
+        else:
+            shown.append(str(value))
+    if isinstance(result, ffi.CData):
+        outcome_text = "null" if result == ffi.NULL else "ptr"
+    else:
+        outcome_text = "float" if isinstance(result, float) else str(result)
+    made = "".join(f" new h{k}" for k in new)
+    return f"{fc.name}({', '.join(shown)}) -> {outcome_text}{made}\n"

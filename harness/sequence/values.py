@@ -25,6 +25,8 @@ def element_size(ffi: Any, ctype: str) -> int:
 def integer_limits(ffi: Any, ctype: str) -> tuple[int, int]:
     """The lowest and highest value of an integer C type."""
     size = ffi.sizeof(ctype)
+    if ffi.typeof(ctype).cname == "_Bool":  # cffi passes only 0 and 1 to a bool
+        return 0, 1
     if int(ffi.cast(ctype, -1)) < 0:
         return -(1 << (8 * size - 1)), (1 << (8 * size - 1)) - 1
     return 0, (1 << (8 * size)) - 1
@@ -110,6 +112,8 @@ class ValueMixin:
             return ffi.new(arg.ctype.replace("const ", "", 1) if arg.ctype.startswith("const ") else arg.ctype)
         if role == "int":
             return self._int(arg.ctype, choices, arg.bounds)
+        if role == "char":  # cffi passes a char as one byte
+            return bytes((self._int(arg.ctype, choices, arg.bounds) & 0xFF,))
         if role == "float":
             return (0.0, 1.0, -1.0, 1e308, float("nan"))[choices.int(0, 4)]
         if role in ("callback", "callback_sync", "release"):

@@ -8,18 +8,21 @@ from dataclasses import asdict, dataclass, field
 from harness.triage.frames import Frame
 
 CRASH_STATE_FRAMES = 3  # ClusterFuzz: crash identity = type + top 3 non-ignored frames
-CFFI_WRAPPER = "_cffi_f_"  # cffi's API-mode wrapper of library function NAME is _cffi_f_NAME
+# the frame that calls library function NAME: cffi's API-mode wrapper, or the sequence driver's
+# native loop (harness.sequence.native)
+CALL_WRAPPERS = ("_cffi_f_", "ffih_call_")
 
 
 def _called_through_cffi(frames: tuple[Frame, ...]) -> list[Frame]:
-    """The library function a cffi wrapper frame called, when the stack has no frame of the
+    """The library function a wrapper frame called, when the stack has no frame of the
     library itself: its own frame is gone when it ended in a tail call (`return strlen(p);`
     jumps to the interceptor), but the wrapper names it. Not target code for leak filtering:
     the harness's own lib.malloc goes through a wrapper too."""
-    wrapper = next((f for f in frames if f.function.startswith(CFFI_WRAPPER)), None)
-    if wrapper is None:
-        return []
-    return [Frame(wrapper.index, wrapper.function[len(CFFI_WRAPPER):], "", 0, wrapper.module, False)]
+    for frame in frames:
+        prefix = next((p for p in CALL_WRAPPERS if frame.function.startswith(p)), None)
+        if prefix is not None:
+            return [Frame(frame.index, frame.function[len(prefix):], "", 0, frame.module, False)]
+    return []
 
 
 @dataclass(frozen=True)

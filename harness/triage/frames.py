@@ -18,7 +18,7 @@ IGNORED_FUNCTIONS = re.compile(
     r"vsprintf$|sprintf$|strcpy$|strdup$|_Py|Py[A-Z]|_PyEval|cfunction_|method_vectorcall|"
     r"b_from_handle|general_invoke_callback|invoke_callback|_cffi_call_python|std::|void std::|pybind11::)")
 IGNORED_FILES = re.compile(r"compiler-rt/lib/|/sanitizer_common/|/Python-3\.\d+|/_cffi_backend|"
-                           r"csu/|sysdeps/|nptl/|stdlib/abort\.c|/atheris/|/include/c\+\+/")
+                           r"csu/|sysdeps/|nptl/|stdlib/abort\.c|/atheris/|/include/c\+\+/|/ffih_sequence_loop\.c$")
 # ffi-harness's own frames (the fuzzing loop, replay and fork wrappers) differ between a
 # campaign and a replay of the same input: never part of a crash state either.
 HARNESS_DIR = str(Path(__file__).resolve().parents[1]) + "/"

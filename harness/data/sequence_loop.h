@@ -1,0 +1,355 @@
+/* sequence_loop.h - the runtime of the sequence driver's native loop (harness.sequence.native).
+ *
+ * harness.sequence.native generates one C file per contract: a step function per planned
+ * function, then includes this file's helpers above them. Together they decode an input
+ * exactly as the Python driver does (harness.engine.data_provider's ConsumeIntInRange and
+ * ConsumeBytes, the same choices in the same order: values.py, driver.py, results.py) and
+ * make the same calls, so a finding of the fast path replays, traces and triages through the
+ * Python one. Everything here is per input (one global run: a worker runs one input at a time).
+ */
+#ifndef FFIH_SEQUENCE_LOOP_H
+#define FFIH_SEQUENCE_LOOP_H
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef __int128 i128;
+
+#define MAX_BYTES 96
+#define POOL 16
+#define MAX_ARGS 16
+#define FEEDBACK 16384
+
+/* -- the decoder: atheris's FuzzedDataProvider (harness.engine.data_provider) --------------- */
+static const uint8_t *in_data;
+static size_t in_head, in_tail;
+
+static size_t remaining(void) { return in_tail - in_head; }
+
+/* ConsumeIntInRange: bytes from the end, most significant first, then modulo the range;
+ * FuzzedChoices.int gives low when high <= low. */
+static i128 choose(i128 low, i128 high) {
+    if (high <= low) return low;
+    unsigned __int128 span = (unsigned __int128)(high - low);
+    uint64_t result = 0;
+    for (int offset = 0; offset < 64 && (span >> offset) && in_tail > in_head; offset += 8)
+        result = (result << 8) | in_data[--in_tail];
+    if (span != UINT64_MAX) result %= (uint64_t)(span + 1);
+    return low + (i128)result;
+}
+
+/* ConsumeBytes(ConsumeIntInRange(0, max)): up to max bytes from the front. */
+static size_t take_bytes(uint8_t *out, size_t max) {
+    size_t want = (size_t)choose(0, (i128)max);
+    size_t have = remaining() < want ? remaining() : want;
+    memcpy(out, in_data + in_head, have);
+    in_head += have;
+    return have;
+}
+
+/* -- what one input keeps ------------------------------------------------------------------ */
+typedef struct {
+    int type, serial;
+    void *pointer;
+    void **kept;  /* inputs the library keeps using until this handle is freed */
+    int nkept, capkept;
+} LoopHandle;
+
+static LoopHandle *handles;
+static int nhandles, caphandles, made;
+static void **keep;  /* freed at the input's end */
+static int nkeep, capkeep;
+static struct { uint8_t bytes[MAX_BYTES]; size_t len; } strings[POOL];
+static int nstrings;
+static i128 ints[POOL];
+static int nints;
+static int previous = -1;
+
+static void *grow(void *array, int *cap, size_t item) {
+    *cap = *cap ? *cap * 2 : 16;
+    void *bigger = realloc(array, (size_t)*cap * item);
+    if (!bigger) abort();
+    return bigger;
+}
+
+static void push_pointer(void ***list, int *n, int *cap, void *pointer) {
+    if (*n == *cap) *list = grow(*list, cap, sizeof(void *));
+    (*list)[(*n)++] = pointer;
+}
+
+static void remember(const uint8_t *bytes, size_t len) {  /* ValueMixin._remember */
+    if (len > MAX_BYTES) return;
+    for (int i = 0; i < nstrings; i++)
+        if (strings[i].len == len && !memcmp(strings[i].bytes, bytes, len)) return;
+    if (nstrings == POOL) {
+        memmove(&strings[0], &strings[1], sizeof strings[0] * (POOL - 1));
+        nstrings--;
+    }
+    memcpy(strings[nstrings].bytes, bytes, len);
+    strings[nstrings++].len = len;
+}
+
+/* Fresh bytes, or (a third of the time) bytes this input passed or got back before. */
+static size_t text(uint8_t *out) {
+    if (nstrings && choose(0, 2) == 0) {
+        int i = (int)choose(0, nstrings - 1);
+        memcpy(out, strings[i].bytes, strings[i].len);
+        return strings[i].len;
+    }
+    size_t len = take_bytes(out, MAX_BYTES);
+    remember(out, len);
+    return len;
+}
+
+static size_t strip_nul(uint8_t *bytes, size_t len) {
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++)
+        if (bytes[i]) bytes[n++] = bytes[i];
+    return n;
+}
+
+static void *exact_block(const void *bytes, size_t len) {  /* harness.engine.driving.exact_buffer */
+    void *block = malloc(len ? len : 1);
+    if (!block) abort();
+    if (len) memcpy(block, bytes, len);
+    return block;
+}
+
+static void take_int(i128 value) {
+    if (nints < POOL) ints[nints++] = value;
+}
+
+/* ValueMixin._int: near the edges (of the type, or of the `ranges` bounds), small, or reused. */
+static i128 edge_int(i128 low, i128 high, int bounded) {
+    int pick = (int)choose(0, 7);
+    i128 value;
+    if (pick == 0 && nints) {
+        value = ints[choose(0, nints - 1)];
+    } else if (pick <= 2) {
+        value = choose(0, 16) + (bounded ? low : 0);
+    } else {
+        i128 any = choose(low, high);  /* the Python tuple evaluates every item */
+        i128 edges[] = {0, 1, -1, high, low, any};
+        value = edges[pick - 2];
+    }
+    return value < low ? low : value > high ? high : value;
+}
+
+/* -- handles ------------------------------------------------------------------------------- */
+static int live_count(int type) {
+    int n = 0;
+    for (int i = 0; i < nhandles; i++) n += handles[i].type == type;
+    return n;
+}
+
+static int new_handle(int type, void *pointer) {
+    if (nhandles == caphandles) handles = grow(handles, &caphandles, sizeof *handles);
+    handles[nhandles] = (LoopHandle){.type = type, .serial = ++made, .pointer = pointer};
+    return handles[nhandles++].serial;
+}
+
+static int index_of(int serial) {
+    for (int i = 0; i < nhandles; i++)
+        if (handles[i].serial == serial) return i;
+    return -1;
+}
+
+/* Drop a handle that ended: what it kept is freed when it was destroyed, else kept to the end. */
+static void forget(int serial, int destroyed) {
+    int i = index_of(serial);
+    if (i < 0) return;
+    LoopHandle gone = handles[i];
+    memmove(&handles[i], &handles[i + 1], sizeof *handles * (size_t)(nhandles - i - 1));
+    nhandles--;
+    for (int k = 0; k < gone.nkept; k++) {
+        if (destroyed) free(gone.kept[k]);
+        else push_pointer(&keep, &nkeep, &capkeep, gone.kept[k]);
+    }
+    free(gone.kept);
+}
+
+/* One call being made: each argument's value, the bytes it was made from (for the record),
+ * and the blocks freed after the call. */
+typedef struct {
+    i128 v[MAX_ARGS];
+    double f[MAX_ARGS];
+    void *p[MAX_ARGS];
+    int serial[MAX_ARGS];  /* the handle given, or 0 */
+    size_t len[MAX_ARGS], cap[MAX_ARGS], shown[MAX_ARGS];
+    int owned[MAX_ARGS];  /* p[i] is a block to free after the call */
+} Call;
+
+static int chosen(const Call *c, int serial, const int *among, int n) {
+    for (int k = 0; k < n; k++)
+        if (c->serial[among[k]] == serial) return 1;
+    return 0;
+}
+
+/* A live handle of type (none of the `avoid` arguments' handles): 0 when there is none. */
+static int pick_handle(Call *c, int i, int type, const int *avoid, int navoid) {
+    int live[nhandles + 1], n = 0;
+    for (int k = 0; k < nhandles; k++)
+        if (handles[k].type == type && !chosen(c, handles[k].serial, avoid, navoid)) live[n++] = k;
+    if (!n) return 0;
+    LoopHandle *h = &handles[live[choose(0, n - 1)]];
+    c->p[i] = h->pointer;
+    c->serial[i] = h->serial;
+    return 1;
+}
+
+static void keep_with(int serial, void *block) {  /* `keeps`: alive until the keeper is freed */
+    int i = serial ? index_of(serial) : -1;
+    if (!block) return;
+    if (i < 0) {
+        push_pointer(&keep, &nkeep, &capkeep, block);
+        return;
+    }
+    LoopHandle *h = &handles[i];
+    push_pointer(&h->kept, &h->nkept, &h->capkept, block);
+}
+
+/* -- arguments (values.py, role by role) --------------------------------------------------- */
+static void arg_text(Call *c, int i, int nullable, int heap) {  /* cstring, takes */
+    if (nullable && choose(0, 15) == 0) return;
+    uint8_t bytes[MAX_BYTES + 1];
+    size_t len = strip_nul(bytes, text(bytes));
+    bytes[len] = 0;
+    c->p[i] = exact_block(bytes, len + 1);
+    c->shown[i] = len;
+    c->owned[i] = !heap;  /* a taken string is the library's from now on */
+}
+
+static void arg_buffer(Call *c, int i, size_t item, int nullable, int taken) {
+    uint8_t bytes[MAX_BYTES];
+    size_t len = text(bytes);
+    len -= len % item;
+    c->len[i] = len / item;
+    c->shown[i] = len;
+    if (nullable && !len && choose(0, 3) == 0) return;
+    c->p[i] = exact_block(bytes, len);
+    c->owned[i] = !taken;
+}
+
+static void arg_out_buffer(Call *c, int i, size_t item) {
+    i128 free64 = choose(0, 64), free256 = choose(0, 256);
+    size_t caps[] = {0, 1, 2, 8, (size_t)free64, (size_t)free256};
+    size_t cap = caps[choose(0, 5)];
+    c->cap[i] = cap;
+    c->p[i] = malloc(cap * item ? cap * item : 1);
+    if (!c->p[i]) abort();
+    memset(c->p[i], 0xa5, cap * item);
+    c->owned[i] = 1;
+}
+
+static void arg_cell(Call *c, int i, size_t size) {
+    c->p[i] = calloc(1, size);
+    if (!c->p[i]) abort();
+    c->owned[i] = 1;
+}
+
+static void arg_float(Call *c, int i) {
+    double values[] = {0.0, 1.0, -1.0, 1e308, NAN};
+    c->f[i] = values[choose(0, 4)];
+}
+
+static void release_args(Call *c, int n) {
+    for (int i = 0; i < n; i++)
+        if (c->owned[i]) free(c->p[i]);
+}
+
+/* -- results ------------------------------------------------------------------------------- */
+/* A call's result class, as harness.sequence.trace.outcome names it, numbered. */
+enum { OUT_NULL, OUT_PTR, OUT_NEG = 6, OUT_BITS = 7, OUT_NONE = 200, OUT_FLOAT, OUT_BOOL };
+
+static int int_outcome(i128 value) {
+    if (value < 0) return value >= -4 ? (int)(1 - value) : OUT_NEG;
+    int bits = 0;
+    for (unsigned __int128 v = (unsigned __int128)value; v; v >>= 1) bits++;
+    return OUT_BITS + bits;
+}
+
+static uint8_t feedback[FEEDBACK];
+static uintptr_t feedback_pcs[2 * FEEDBACK];
+void __sanitizer_cov_8bit_counters_init(uint8_t *, uint8_t *) __attribute__((weak));
+void __sanitizer_cov_pcs_init(const uintptr_t *, const uintptr_t *) __attribute__((weak));
+
+/* Behaviour feedback (harness.engine.coverage): the call's outcome, and with the call before. */
+static void observe(int function, int outcome) {
+    uint32_t event = (uint32_t)(function * 257 + outcome) * 2654435761u;
+    uint32_t pair = (uint32_t)((previous + 1) * 65599 + function * 257 + outcome) * 2246822519u;
+    feedback[(event >> 8) % FEEDBACK]++;
+    feedback[(pair >> 8) % FEEDBACK]++;
+    previous = function;
+}
+
+/* -- the record (tests: the fast path makes the calls the Python path makes) ---------------- */
+static int recording;
+static char *record;
+static size_t record_len, record_cap;
+
+static void say(const char *format, ...) {
+    va_list args;
+    for (;;) {
+        va_start(args, format);
+        int n = vsnprintf(record + record_len, record_cap - record_len, format, args);
+        va_end(args);
+        if (n >= 0 && record_len + (size_t)n < record_cap) {
+            record_len += (size_t)n;
+            return;
+        }
+        record_cap = record_cap ? record_cap * 2 + (size_t)n : 4096;
+        record = realloc(record, record_cap);
+        if (!record) abort();
+    }
+}
+
+static void say_int(i128 value) {
+    char digits[48], *end = digits + sizeof digits - 1;
+    unsigned __int128 v = value < 0 ? -(unsigned __int128)value : (unsigned __int128)value;
+    *end = 0;
+    do *--end = (char)('0' + (int)(v % 10)); while (v /= 10);
+    say("%s%s", value < 0 ? "-" : "", end);
+}
+
+static void say_bytes(const void *bytes, size_t len) {
+    const uint8_t *b = bytes;
+    say("x");
+    for (size_t i = 0; i < len; i++) say("%02x", b[i]);
+}
+
+/* One argument as harness.sequence.trace.record_call shows it; role as in native.py's ROLES. */
+static void say_arg(const Call *c, int i, char role) {
+    if (i) say(", ");
+    switch (role) {
+    case 'h': c->serial[i] ? say("h%d", c->serial[i]) : say("NULL"); break;
+    case 's': case 't': case 'b': c->p[i] ? say_bytes(c->p[i], c->shown[i]) : say("NULL"); break;
+    case 'o': say("out[%zu]", c->cap[i]); break;
+    case 'C': say("&%zu", c->cap[i]); break;
+    case 'e': say("&"); break;
+    case 'f': say("%.17g", c->f[i]); break;
+    case 'c': say("%d", (int)(unsigned char)c->v[i]); break;
+    default: say_int(c->v[i]);
+    }
+}
+
+/* -- the run ------------------------------------------------------------------------------- */
+static void start_run(const uint8_t *data, size_t size) {
+    in_data = data;
+    in_head = 0;
+    in_tail = size;
+    nhandles = made = nkeep = nstrings = nints = 0;
+    previous = -1;
+    record_len = 0;
+    if (record) record[0] = 0;
+}
+
+static void end_run(void) {
+    for (int k = 0; k < nkeep; k++) free(keep[k]);
+    nkeep = 0;
+}
+
+#endif

@@ -1,0 +1,350 @@
+"""The C source of a contract's native loop: the sequence driver's decoding and calls, generated
+per function from the same plans (harness.sequence.plan), so one input makes the same calls on
+either path. The helpers are harness/data/sequence_loop.h; this module writes what differs
+between contracts: a step function per planned function, a constructor per handle type, a
+destructor call per handle type and the function table.
+
+A contract uses forms the loop does not make yet (callbacks, registrations, borrowed results
+and handles, child_of): native_source raises NativeUnsupported saying which, and the fuzzer
+keeps the Python driver."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from harness.contract.model import CHAR_TYPES, Contract, FunctionContract, Lifetime
+from harness.sequence.plan import PlanShape
+from harness.sequence.state import Arg
+from harness.sequence.values import element_size, integer_limits
+
+# role -> how sequence_loop.h's say_arg shows it (the record the differential test compares)
+ROLES = {"handle": "h", "cstring": "s", "takes": "t", "buffer": "b", "length_of": "i", "out_buffer": "o",
+         "capacity_of": "i", "capacity_cell_of": "C", "cell": "e", "out_pointer": "e", "int": "i", "char": "c",
+         "float": "f"}
+MAX_ARGS = 16
+
+
+class NativeUnsupported(Exception):
+    """The contract needs a form the native loop does not make; the message says which."""
+
+
+def _int_literal(value: int) -> str:
+    if value < 0:
+        return f"(-(i128){-(value + 1)}ULL - 1)"
+    return f"((i128){value}ULL)"
+
+
+def _unconst(ctype: str) -> str:
+    return " ".join(w for w in ctype.split() if w != "const")
+
+
+class _Writer:
+    """Generates the per-contract part of the loop for one driver's plans."""
+
+    def __init__(self, contract: Contract, ffi: Any, plans: dict[str, list[Arg]], destroys: set[str]) -> None:
+        self.contract, self.ffi, self.plans, self.destroys = contract, ffi, plans, destroys
+        self.names = list(plans)
+        self.types = list(contract.handles)
+        self.table = list(self.names)  # function pointers handed over by Python, in this order
+
+    def pointer(self, name: str) -> str:
+        if name not in self.table:
+            self.table.append(name)
+        return f"fn_{self.table.index(name)}"
+
+    # -- what the loop cannot make -------------------------------------------------------
+    def check(self, fc: FunctionContract, plan: list[Arg]) -> None:
+        def no(why: str) -> NativeUnsupported:
+            return NativeUnsupported(f"{fc.name}: {why}")
+        if fc.registration is not None:
+            raise no("callback registrations")
+        if len(plan) > MAX_ARGS:
+            raise no(f"more than {MAX_ARGS} parameters")
+        for arg in plan:
+            if arg.role not in ROLES:
+                raise no(f"parameter {arg.name} ({arg.role})")
+        if fc.signature.variadic:
+            raise no("variadic")
+        if self.result_kind(fc) not in ("void", "int", "bool", "float", "pointer"):
+            raise no(f"returns {fc.signature.result}")
+        for lifetime, ctype in self.results(fc):
+            handle = self.contract.handle_of(ctype)
+            if lifetime.kind == "borrowed":
+                raise no("borrowed results")
+            if handle is not None and not self.owned_handle(fc, handle.name, lifetime):
+                raise no("borrowed handles")
+        if fc.name in self.destroys and [a.role for a in plan] != ["handle"]:
+            raise no("a destructor with more than its handle")
+
+    def result_kind(self, fc: FunctionContract) -> str:
+        """void, int, bool, float, pointer (what the loop can take), or what cffi calls the type."""
+        ctype = self.ffi.typeof(_unconst(fc.signature.result))
+        if ctype.kind in ("void", "pointer", "enum"):
+            return "int" if ctype.kind == "enum" else ctype.kind
+        if ctype.kind != "primitive":
+            return ctype.kind
+        if ctype.cname == "_Bool":
+            return "bool"
+        if ctype.cname in ("float", "double"):
+            return "float"
+        return "char" if "char" in ctype.cname and ctype.cname != "signed char" and ctype.cname != "unsigned char" \
+            else "int" if ctype.cname not in ("long double", "wchar_t", "char16_t", "char32_t") else ctype.cname
+
+    def results(self, fc: FunctionContract) -> list[tuple[Lifetime, str]]:
+        """Each pointer the call hands back: (its lifetime, its C type)."""
+        out = [(fc.returns, fc.signature.result)] if self.result_kind(fc) == "pointer" else []
+        for name, lifetime in fc.outputs:
+            ctype = fc.signature.param(name).ctype  # type: ignore[union-attr]
+            out.append((lifetime, _unconst(ctype).rsplit("*", 1)[0].strip()))
+        return out
+
+    def owned_handle(self, fc: FunctionContract, handle: str, lifetime: Lifetime) -> bool:
+        h = self.contract.handles[handle]
+        return fc.name in h.new or (lifetime.kind == "owned" and lifetime.free == h.free)
+
+    # -- one step ----------------------------------------------------------------------------
+    def step(self, index: int, fc: FunctionContract, plan: list[Arg]) -> str:
+        shape = PlanShape.of(plan)
+        at = {a.name: i for i, a in enumerate(plan)}
+        lines = [self.invoker(index, fc, plan, at),
+                 f"static void step_{index}(void) {{  /* {fc.name} */", "    Call c;"]
+        for other in shape.handles:
+            t = self.types.index(other)  # type: ignore[arg-type]
+            lines.append(f"    if (!live_count({t}) && !construct_{t}()) return;")
+        for other, needed in shape.taken:
+            t = self.types.index(other)  # type: ignore[arg-type]
+            lines.append(f"    if (live_count({t}) < {needed} && !construct_{t}()) return;")
+        lines.append("    memset(&c, 0, sizeof c);")
+        decoded: list[Arg] = []
+        taken_blocks = []
+        for arg in (*shape.first, *shape.second):
+            lines += self.value(fc, arg, at, decoded)
+            if arg.role in ("takes", "buffer") and arg.name in fc.takes:
+                taken_blocks.append(at[arg.name])
+            decoded.append(arg)
+        lines += [f"    ffih_call_{fc.name}(&c);", f"    release_args(&c, {len(plan)});"]
+        if any(a.role == "handle" for a in plan):
+            lines.append("    return;")
+            lines.append("skip:")
+            lines.append(f"    release_args(&c, {len(plan)});")
+            lines += [f"    free(c.p[{i}]);" for i in taken_blocks]
+        lines.append("}")
+        return "\n".join(lines)
+
+    def value(self, fc: FunctionContract, arg: Arg, at: dict[str, int], decoded: list[Arg]) -> list[str]:
+        i, role, nullable = at[arg.name], arg.role, int(arg.name in fc.nullable)
+        ffi = self.ffi
+        if role == "handle":
+            t = self.types.index(arg.other)  # type: ignore[arg-type]
+            if arg.taken:  # not one this call already gets
+                avoid = [at[a.name] for a in decoded if a.role == "handle"]
+            else:  # nor one it hands over
+                avoid = [at[a.name] for a in decoded if a.role == "handle" and a.name in fc.takes]
+            lines = [f"    {{ static const int avoid[] = {{{', '.join(map(str, avoid)) or '-1'}}};"]
+            pick = f"pick_handle(&c, {i}, {t}, avoid, {len(avoid)})"
+            if nullable and not arg.taken:
+                lines.append(f"      if (choose(0, 15) != 0 && !{pick}) goto skip; }}")
+            else:
+                lines.append(f"      if (!{pick}) goto skip; }}")
+            return lines
+        if role in ("cstring", "takes"):
+            return [f"    arg_text(&c, {i}, {nullable}, {int(role == 'takes')});"]
+        if role == "buffer":
+            size = element_size(ffi, arg.ctype)
+            return [f"    arg_buffer(&c, {i}, {size}, {nullable}, {int(arg.name in fc.takes)});"]
+        if role == "length_of":
+            return [f"    c.v[{i}] = (i128)c.len[{at[arg.other]}];"]  # type: ignore[index]
+        if role == "out_buffer":
+            return [f"    arg_out_buffer(&c, {i}, {element_size(ffi, arg.ctype)});"]
+        if role == "capacity_of":
+            return [f"    c.v[{i}] = (i128)c.cap[{at[arg.other]}];"]  # type: ignore[index]
+        if role == "capacity_cell_of":
+            j = at[arg.other]  # type: ignore[index]
+            cell = _unconst(arg.ctype)
+            return [f"    arg_cell(&c, {i}, {ffi.sizeof(ffi.typeof(cell).item)});",
+                    f"    *({cell})c.p[{i}] = c.cap[{j}]; c.cap[{i}] = c.cap[{j}];"]
+        if role in ("cell", "out_pointer"):
+            return [f"    arg_cell(&c, {i}, {ffi.sizeof(ffi.typeof(_unconst(arg.ctype)).item)});"]
+        if role in ("int", "char"):
+            low, high = arg.bounds if arg.bounds is not None else integer_limits(ffi, arg.ctype)
+            bounded = int(arg.bounds is not None)
+            return [f"    c.v[{i}] = edge_int({_int_literal(low)}, {_int_literal(high)}, {bounded});"]
+        if role == "float":
+            return [f"    arg_float(&c, {i});"]
+        raise NativeUnsupported(f"{fc.name}: parameter {arg.name} ({role})")
+
+    def invoker(self, index: int, fc: FunctionContract, plan: list[Arg], at: dict[str, int]) -> str:
+        """ffih_call_NAME: the call with its arguments decoded, and what follows it. The frame
+        under the library's names it, as cffi's _cffi_f_NAME does (harness.triage.finding)."""
+        body = [re.sub(r"\bc\.", "cp->", line).replace("&c,", "cp,") for line in self.call(index, fc, plan, at)]
+        return "\n".join([f"__attribute__((noinline)) static void ffih_call_{fc.name}(Call *cp) {{", *body, "}"])
+
+    def call(self, index: int, fc: FunctionContract, plan: list[Arg], at: dict[str, int]) -> list[str]:
+        kind = self.result_kind(fc)
+        roles = "".join(ROLES[a.role] for a in plan)
+        lines = ["    if (recording) {", f'        say("{fc.name}(");']
+        lines += [f"        say_arg(&c, {i}, '{r}');" for i, r in enumerate(roles)]
+        lines += ['        say(")");', "    }"]
+        args = ", ".join(f"c.v[{i}]" if r in "ic" else f"c.f[{i}]" if r == "f" else f"c.p[{i}]"
+                         for i, r in enumerate(roles))
+        made = "made"
+        fn = self.pointer(fc.name)
+        if kind == "void":
+            lines += [f"    {fn}({args});", f"    int outcome = OUT_NONE; int before = {made};"]
+        elif kind == "pointer":
+            lines += [f"    void *r = (void *){fn}({args});",
+                      f"    int outcome = r ? OUT_PTR : OUT_NULL; int before = {made};"]
+        elif kind == "float":
+            lines += [f"    (void){fn}({args});", f"    int outcome = OUT_FLOAT; int before = {made};"]
+        else:
+            lines += [f"    i128 r = {fn}({args});",
+                      f"    int outcome = {'OUT_BOOL' if kind == 'bool' else 'int_outcome(r)'}; int before = {made};"]
+        lines.append(f"    observe({index}, outcome);")
+        handles = [at[a.name] for a in plan if a.role == "handle"]
+        target = handles[0] if handles and fc.name in self.destroys else None
+        for param, owner in fc.keeps:
+            i, keeper = at[param], at.get(owner)
+            keeper_serial = f"c.serial[{keeper}]" if keeper is not None and keeper != target else "0"
+            lines.append(f"    keep_with({keeper_serial}, c.owned[{i}] ? c.p[{i}] : 0); c.owned[{i}] = 0;")
+        if target is not None:
+            lines.append(f"    forget(c.serial[{target}], 1);")
+        for i in (at[a.name] for a in plan if a.role == "handle" and a.taken):
+            lines.append(f"    forget(c.serial[{i}], 0);")
+        if kind in ("int", "bool"):
+            lines.append("    take_int(r);")
+        returned = kind == "pointer"
+        for k, (lifetime, ctype) in enumerate(self.results(fc)):
+            pointer = "r" if k == 0 and returned else f"*(void **)c.p[{at[fc.outputs[k - returned][0]]}]"
+            lines += self.take_pointer(fc, lifetime, ctype, pointer, at)
+        lines += ["    if (recording) {", "        say(\" -> \");"]
+        if kind == "void":
+            lines.append('        say("None");')
+        elif kind == "pointer":
+            lines.append('        say(r ? "ptr" : "null");')
+        elif kind == "float":
+            lines.append('        say("float");')
+        elif kind == "bool":
+            lines.append('        say(r ? "True" : "False");')
+        else:
+            lines.append("        say_int(r);")
+        lines += [f"        for (int k = before + 1; k <= {made}; k++) say(\" new h%d\", k);",
+                  '        say("\\n");', "    }"]
+        return lines
+
+    def take_pointer(self, fc: FunctionContract, lifetime: Lifetime, ctype: str, pointer: str,
+                     at: dict[str, int]) -> list[str]:
+        """results.py's _take_pointer: a new handle, or read (and freed when owned)."""
+        handle = self.contract.handle_of(ctype)
+        lines = [f"    {{ void *got = {pointer};", "      if (got) {"]
+        if handle is not None and self.owned_handle(fc, handle.name, lifetime):
+            lines += [f"        new_handle({self.types.index(handle.name)}, got);", "    } }"]
+            return lines
+        if lifetime.kind not in ("owned", "static"):
+            return []
+        item = ffi_item(self.ffi, ctype)
+        if lifetime.length:
+            cell = _unconst(fc.signature.param(lifetime.length).ctype)  # type: ignore[union-attr]
+            size = f"(size_t)*({cell})c.p[{at[lifetime.length]}]"
+        elif item in CHAR_TYPES:
+            size = "strlen((const char *)got)"
+        else:
+            size = str(self._sizeof(item))
+        lines.append(f"        remember(got, {size});")
+        if lifetime.kind == "owned":
+            free_type = self.contract.functions[lifetime.free].signature.params[0].ctype  # type: ignore[index]
+            lines.append(f"        {self.pointer(lifetime.free)}(({free_type})got);")  # type: ignore[arg-type]
+        lines.append("    } }")
+        return lines
+
+    def _sizeof(self, item: str) -> int:
+        try:
+            return int(self.ffi.sizeof(item))
+        except (self.ffi.error, TypeError):
+            return 0
+
+    def constructor(self, t: str) -> str:
+        handle = self.contract.handles[t]
+        lines = [f"static int construct_{self.types.index(t)}(void) {{  /* {t} */",
+                 f"    int makers[{max(len(handle.new), 1)}], n = 0;"]
+        for maker in handle.new:
+            if maker not in self.plans:
+                continue
+            needs = [self.types.index(a.other) for a in self.plans[maker] if a.role == "handle"]  # type: ignore[arg-type]
+            condition = " && ".join(f"live_count({n})" for n in needs) or "1"
+            lines.append(f"    if ({condition}) makers[n++] = {self.names.index(maker)};")
+        lines += ["    if (!n) return 0;", "    steps[makers[choose(0, n - 1)]]();",
+                  f"    return live_count({self.types.index(t)}) > 0;", "}"]
+        return "\n".join(lines)
+
+    def destructor(self, t: str) -> str:
+        """Driver.end's _destroy: the type's free function on one live handle."""
+        free = self.contract.handles[t].free
+        if free not in self.plans:
+            raise NativeUnsupported(f"{free}: a destructor the driver does not plan")
+        return "\n".join([
+            f"static void destroy_{self.types.index(t)}(int serial) {{  /* {free} */",
+            "    Call c;", "    memset(&c, 0, sizeof c);",
+            "    c.p[0] = handles[index_of(serial)].pointer; c.serial[0] = serial;",
+            f"    ffih_call_{free}(&c);", "}"])
+
+
+def ffi_item(ffi: Any, ctype: str) -> str:
+    """What a pointer type points to, as cffi names it ('const char *' -> 'char')."""
+    return str(ffi.typeof(_unconst(ctype)).item.cname)
+
+
+def native_source(contract: Contract, ffi: Any, plans: dict[str, list[Arg]], header: str,
+                  runtime: str) -> tuple[str, list[str]]:
+    """(the loop's C source, the functions whose addresses ffih_loop_init takes, in order);
+    NativeUnsupported when the contract needs a form the loop does not make."""
+    writer = _Writer(contract, ffi, plans, {h.free for h in contract.handles.values()})
+    for name, plan in plans.items():
+        writer.check(contract.functions[name], plan)
+    steps = [writer.step(i, contract.functions[n], plans[n]) for i, n in enumerate(writer.names)]
+    constructors = [writer.constructor(t) for t in writer.types]
+    destructors = [writer.destructor(t) for t in writer.types]
+    pointers = [f"static __typeof__(&{name}) fn_{i};" for i, name in enumerate(writer.table)]
+    n = len(writer.names)
+    destroys = ", ".join(f"destroy_{i}" for i in range(len(writer.types)))
+    parts = [
+        f'#include "{header}"', f'#include "{runtime}"',
+        *pointers,
+        *(f"static void step_{i}(void);" for i in range(n)),
+        f"static void (*const steps[])(void) = {{{', '.join(f'step_{i}' for i in range(n)) or '0'}}};",
+        *constructors, *steps, *destructors,
+        f"static void (*const destroys[])(int) = {{{destroys or '0'}}};",
+        _ENTRY_POINTS.replace("NSTEPS", str(n)).replace("NFUNCTIONS", str(len(writer.table))),
+        *(f"    fn_{i} = (__typeof__(fn_{i}))functions[{i}];" for i in range(len(writer.table))),
+        "    return 0;", "}",
+    ]
+    return "\n\n".join(parts[:2]) + "\n\n" + "\n".join(parts[2:]) + "\n", writer.table
+
+
+_ENTRY_POINTS = """
+int ffih_loop_run(const char *data, size_t size, int max_steps, int record) {
+    recording = record;
+    start_run((const uint8_t *)data, size);
+    for (int s = 0; s < max_steps; s++) {
+        if (remaining() <= 0 || NSTEPS == 0) break;
+        steps[choose(0, NSTEPS - 1)]();
+    }
+    while (nhandles) destroys[handles[nhandles - 1].type](handles[nhandles - 1].serial);
+    end_run();
+    return 0;
+}
+
+size_t ffih_loop_record(const char **text) {
+    *text = record ? record : "";
+    return record_len;
+}
+
+int ffih_loop_init(const uintptr_t *functions, size_t n) {
+    static int registered;
+    if (n != NFUNCTIONS) return -1;
+    if (!registered && __sanitizer_cov_8bit_counters_init && __sanitizer_cov_pcs_init) {
+        for (size_t i = 0; i < FEEDBACK; i++) feedback_pcs[2 * i] = (uintptr_t)&feedback[i];
+        __sanitizer_cov_8bit_counters_init(feedback, feedback + FEEDBACK);
+        __sanitizer_cov_pcs_init(feedback_pcs, feedback_pcs + 2 * FEEDBACK);
+        registered = 1;
+    }"""
