@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 TARGETS = Path(__file__).parent / "targets"
-SPECS = {"wild": TARGETS / "wild" / "wild.toml", "zs": TARGETS / "stream" / "zs.toml"}
+SPECS = {"wild": TARGETS / "wild" / "wild.toml", "zs": TARGETS / "stream" / "zs.toml",
+         "cfg": TARGETS / "cfgdoc" / "cfg.toml", "shapes": TARGETS / "shapes" / "shapes.toml"}
 
 
 def _paths(spec: Path, variant: str = "clean"):
@@ -32,57 +33,73 @@ def _paths(spec: Path, variant: str = "clean"):
 
 
 def _python_record(driver, data: bytes) -> str:
+    from harness.engine.recovery import ContractViolation
     from harness.sequence.driver import FuzzedChoices
+    from harness.sequence.trace import violation_line
 
     driver.record = []
+    ended = ""
     try:
         driver.run(FuzzedChoices(data))
+    except ContractViolation as violation:
+        ended = violation_line(violation)
     finally:
         record, driver.record = driver.record, None
-    return "".join(record)
+    return "".join(record) + ended
 
 
-@pytest.mark.parametrize("library", sorted(SPECS))
-def test_the_native_loop_makes_the_calls_the_python_driver_makes(library):
-    driver, loop, why = _paths(SPECS[library])
+# (library, variant, contract violations expected): clean builds, and one-bug builds whose bug only
+# the driver sees (a callback after unwatch, a release never called)
+CASES = [("wild", "clean", False), ("zs", "clean", False), ("cfg", "clean", False), ("shapes", "clean", False),
+         ("cfg", "unwatch-keeps-last", True), ("cfg", "free-skips-release", True)]
+
+
+@pytest.mark.parametrize(("library", "variant", "violations"), CASES)
+def test_the_native_loop_makes_the_calls_the_python_driver_makes(library, variant, violations):
+    driver, loop, why = _paths(SPECS[library], variant)
     assert loop is not None, why
     rng = random.Random(11)
-    calls = 0
+    records = []
     for number in range(400):
         data = bytes(rng.getrandbits(8) for _ in range(rng.randint(0, 400)))
         expected = _python_record(driver, data)
         assert loop.record(data) == expected, f"input {number}: {data.hex()}"
-        calls += expected.count("\n")
-    assert calls > 2000  # the inputs made real sequences, not empty runs
+        records.append(expected)
+    text = "".join(records)
+    assert text.count("\n") > 2000  # the inputs made real sequences, not empty runs
+    assert ("\n-- " in text) == violations, [line for line in text.splitlines() if line.startswith("--")][:3]
 
 
-def _report(data_file: Path, bug: str, native: bool, tmp: Path) -> str:
-    env = {**os.environ, "FFI_HARNESS_TARGET": str(SPECS["zs"]), "FFI_HARNESS_VARIANT": bug,
+def _report(library: str, data_file: Path, bug: str, native: bool, tmp: Path) -> str:
+    env = {**os.environ, "FFI_HARNESS_TARGET": str(SPECS[library]), "FFI_HARNESS_VARIANT": bug,
            "FFI_HARNESS_NATIVE_LOOP": "1" if native else "0"}
     done = subprocess.run([sys.executable, "-m", "harness.fuzzers.fuzz_sequence", str(data_file),
-                           f"-artifact_prefix={tmp}/"], capture_output=True, text=True, env=env, timeout=300)
-    assert ("native loop" if native else "Python driver") in done.stderr.splitlines()[0]
-    return done.stderr
+                           f"-artifact_prefix={tmp}/"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, env=env, timeout=300)
+    assert ("native loop" if native else "Python driver") in done.stdout.splitlines()[0]
+    return done.stdout
 
 
-@pytest.mark.parametrize("bug", ["compress-exact-fit", "dict-replace-leak"])
-def test_a_finding_of_the_native_loop_is_the_same_finding_through_the_python_driver(tmp_path, bug):
+@pytest.mark.parametrize(("library", "bug"), [("zs", "compress-exact-fit"), ("zs", "dict-replace-leak"),
+                                              ("cfg", "free-skips-release"), ("cfg", "escape-truncated-nul")])
+def test_a_finding_of_the_native_loop_is_the_same_finding_through_the_python_driver(tmp_path, library, bug):
     """A campaign's finding is triaged, stored and replayed by its report: the native loop's report
     of an input must be the Python driver's - same kind, same function, same stack hash - or a
-    stored crash would not replay as itself. Found by the native loop on a one-bug build (a heap
-    overflow; a leak, found by the periodic leak check), then replayed both ways."""
+    stored crash would not replay as itself. Found by the native loop on a one-bug build (heap
+    overflows; a leak, found by the periodic leak check; a release never called, which only the
+    driver sees), then replayed both ways."""
     from harness.target.spec import resolve_target
     from harness.triage.parse import primary_finding
 
-    target = resolve_target(str(SPECS["zs"]))
+    target = resolve_target(str(SPECS[library]))
     expected = target.bug(bug)
-    env = {**os.environ, "FFI_HARNESS_TARGET": str(SPECS["zs"]), "FFI_HARNESS_VARIANT": bug}
+    env = {**os.environ, "FFI_HARNESS_TARGET": str(SPECS[library]), "FFI_HARNESS_VARIANT": bug}
     found = subprocess.run([sys.executable, "-m", "harness.fuzzers.fuzz_sequence", "-runs=400000", "-seed=3",
                             f"-artifact_prefix={tmp_path}/"], capture_output=True, text=True, env=env,
                            timeout=600, cwd=tmp_path)
-    artifacts = [p for p in tmp_path.iterdir() if p.name.startswith(("crash-", "leak-"))]
+    artifacts = [p for p in tmp_path.iterdir() if p.name.startswith(("crash-", "leak-", "contract-"))]
     assert artifacts, found.stderr[-3000:]
-    findings = [primary_finding(_report(artifacts[0], bug, native, tmp_path), target.code)
+    findings = [primary_finding(_report(library, artifacts[0], bug, native, tmp_path), target.code)
                 for native in (True, False)]
     assert all(f is not None and expected.matches(f.kind, f.function) for f in findings), findings
     native, python = findings

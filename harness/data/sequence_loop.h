@@ -6,6 +6,8 @@
  * ConsumeBytes, the same choices in the same order: values.py, driver.py, results.py) and
  * make the same calls, so a finding of the fast path replays, traces and triages through the
  * Python one. Everything here is per input (one global run: a worker runs one input at a time).
+ * The generated file defines steps[] (a step per planned function) and function_names[] before
+ * it includes this one.
  */
 #ifndef FFIH_SEQUENCE_LOOP_H
 #define FFIH_SEQUENCE_LOOP_H
@@ -74,6 +76,11 @@ static void *grow(void *array, int *cap, size_t item) {
     void *bigger = realloc(array, (size_t)*cap * item);
     if (!bigger) abort();
     return bigger;
+}
+
+static void push_int(int **list, int *n, int *cap, int value) {
+    if (*n == *cap) *list = grow(*list, cap, sizeof(int));
+    (*list)[(*n)++] = value;
 }
 
 static void push_pointer(void ***list, int *n, int *cap, void *pointer) {
@@ -256,9 +263,236 @@ static void arg_float(Call *c, int i) {
     c->f[i] = values[choose(0, 4)];
 }
 
+static void arg_token(Call *c, int i) {  /* user_data: the driver's own byte, alive to the input's end */
+    c->p[i] = calloc(1, 1);
+    if (!c->p[i]) abort();
+    push_pointer(&keep, &nkeep, &capkeep, c->p[i]);
+}
+
 static void release_args(Call *c, int n) {
     for (int i = 0; i < n; i++)
         if (c->owned[i]) free(c->p[i]);
+}
+
+/* -- contract violations (driver.py's list): the first one ends the input ------------------ */
+static int violated, depth, tearing_down;
+static const char *violation_kind = "";
+static char violation_detail[512], violation_function[128];
+static const char *calling = "";  /* the library function being called (a callback's blame) */
+
+static void flag(const char *kind, const char *function, const char *format, ...) {
+    if (violated) return;
+    va_list args;
+    violated = 1;
+    violation_kind = kind;
+    snprintf(violation_function, sizeof violation_function, "%s", function ? function : calling);
+    va_start(args, format);
+    vsnprintf(violation_detail, sizeof violation_detail, format, args);
+    va_end(args);
+}
+
+/* -- borrowed results (results.py's Borrow): checked after each later call ------------------ */
+#define MAX_BORROWS 8
+typedef struct {
+    int function, owner;          /* who lent it: a handle serial, or 0 */
+    const int *until;             /* step indices that end it; -1: any call */
+    int nuntil, cstring;
+    const void *pointer;
+    size_t len;                   /* the snapshot's length (a C string is measured again) */
+    uint8_t *snapshot;
+} Borrow;
+static Borrow borrows[MAX_BORROWS];
+static int nborrows;
+
+static void drop_borrow(int i) {
+    free(borrows[i].snapshot);
+    memmove(&borrows[i], &borrows[i + 1], sizeof *borrows * (size_t)(nborrows - i - 1));
+    nborrows--;
+}
+
+static void borrow(int function, int owner, const int *until, int nuntil, const void *pointer, size_t len,
+                   int cstring) {
+    if (nborrows == MAX_BORROWS) drop_borrow(0);
+    uint8_t *copy = malloc(len ? len : 1);
+    if (!copy) abort();
+    memcpy(copy, pointer, len);
+    borrows[nborrows++] = (Borrow){function, owner, until, nuntil, cstring, pointer, len, copy};
+}
+
+static int ends_borrow(const Borrow *b, int step, const int *serials, int nserials) {
+    int touched = !b->owner;
+    for (int k = 0; k < nserials; k++) touched |= serials[k] == b->owner;
+    for (int k = 0; k < b->nuntil; k++)
+        if (b->until[k] == -1 || (touched && b->until[k] == step)) return 1;
+    return 0;
+}
+
+/* results.py's _check_borrows: after a call, each borrow it did not end must be unchanged. */
+static void check_borrows(int step, const int *serials, int nserials, int destroyed) {
+    for (int i = 0; i < nborrows;) {
+        Borrow *b = &borrows[i];
+        if ((destroyed && b->owner == destroyed) || ends_borrow(b, step, serials, nserials)) {
+            drop_borrow(i);
+            continue;
+        }
+        if (!depth) {
+            size_t len = b->cstring ? strlen(b->pointer) : b->len;
+            if (len != b->len || memcmp(b->pointer, b->snapshot, len)) {
+                flag("borrowed-changed", function_names[b->function], "the result of %s changed during %s "
+                     "although the contract says it is still valid", function_names[b->function],
+                     function_names[step]);
+                drop_borrow(i);
+                continue;
+            }
+        }
+        i++;
+    }
+}
+
+static void forget_borrows(int serial) {
+    for (int i = 0; i < nborrows;)
+        if (borrows[i].owner == serial) drop_borrow(i);
+        else i++;
+}
+
+/* -- callback registrations (state.py's LiveRegistration, callbacks.py) --------------------- */
+typedef struct {
+    i128 id;
+    int owner, function, has_release, ended, released, ending;
+    void *token;
+} Registration;
+static Registration *regs;
+static int nregs, capregs;
+static int *deferred;  /* ended inside a callback: their release may come when the dispatch returns */
+static int ndeferred, capdeferred;
+
+static void registered(i128 id, int owner, int function, int has_release, void *token) {
+    if (nregs == capregs) regs = grow(regs, &capregs, sizeof *regs);
+    regs[nregs++] = (Registration){.id = id, .owner = owner, .function = function, .has_release = has_release,
+                                   .token = token};
+}
+
+static int registration_of(const void *token) {
+    for (int i = 0; token && i < nregs; i++)
+        if (regs[i].token == token) return i;
+    return -1;
+}
+
+/* registration_id: a live registration's id (made by function, on one of serials), mostly. */
+static int pick_registration(i128 *id, int function, const int *serials, int nserials) {
+    int live[nregs + 1], n = 0;
+    for (int i = 0; i < nregs; i++) {
+        int owned = !regs[i].owner;
+        for (int k = 0; k < nserials; k++) owned |= regs[i].owner == serials[k];
+        if (!regs[i].ended && regs[i].function == function && owned) live[n++] = i;
+    }
+    if (!n || choose(0, 7) == 0) return 0;
+    *id = regs[live[choose(0, n - 1)]].id;
+    return 1;
+}
+
+static void check_released(const int *ended, int nended) {  /* destructor-not-called */
+    for (int k = 0; k < nended + ndeferred; k++) {
+        Registration *r = &regs[k < nended ? ended[k] : deferred[k - nended]];
+        if (r->has_release && r->released == 0)
+            flag("destructor-not-called", 0, "the registration made by %s ended without its release "
+                 "function being called", function_names[r->function]);
+    }
+    ndeferred = 0;
+}
+
+/* callbacks.py's _reenter: maybe one of the calls the contract allows from inside a callback. */
+static void reenter(const int *allowed, int nallowed) {
+    if (!nallowed || depth || remaining() <= 0 || choose(0, 3) != 0) return;
+    const char *outer = calling;
+    int saved = nregs, *ending = malloc(sizeof(int) * (size_t)(nregs + 1));
+    if (!ending) abort();
+    for (int i = 0; i < nregs; i++) ending[i] = regs[i].ending;
+    depth++;
+    steps[allowed[choose(0, nallowed - 1)]]();
+    depth--;
+    calling = outer;
+    for (int i = 0; i < nregs; i++) regs[i].ending = i < saved ? ending[i] : 0;
+    for (int k = 0; k < ndeferred; k++) regs[deferred[k]].ending = 1;
+    free(ending);
+}
+
+/* A callback arrived (callbacks.py's _on_callback, after it read the arguments). */
+static void on_callback(const void *token, int is_release, const int *const *reentrant, const int *nreentrant) {
+    int i = registration_of(token);
+    if (i < 0) return;
+    Registration *r = &regs[i];
+    if (is_release && r->has_release) {
+        r->released++;
+        if (r->released > 1)
+            flag("destructor-called-twice", 0, "release of the registration made by %s called %d times",
+                 function_names[r->function], r->released);
+        else if (!r->ending)
+            flag("destructor-called-early", 0, "release of the registration made by %s called while it was "
+                 "still registered", function_names[r->function]);
+        return;
+    }
+    if (r->ended)
+        flag("callback-after-unregister", 0, "callback registered by %s called after the registration ended",
+             function_names[r->function]);
+    else if (!tearing_down)
+        reenter(reentrant[r->function], nreentrant[r->function]);
+}
+
+/* Before a call: the registrations it may end (so their release may come during it). */
+static int *ending_begin(int target, const i128 *ids, int nids, const int *serials, int nserials, int *nended) {
+    int *ended = malloc(sizeof(int) * (size_t)(nregs + 1));
+    if (!ended) abort();
+    *nended = 0;
+    if (target)
+        for (int i = 0; i < nregs; i++) regs[i].ending = regs[i].owner == target && !regs[i].ended;
+    for (int i = 0; nids && i < nregs; i++) {
+        Registration *r = &regs[i];
+        int named = 0, owned = !r->owner;
+        for (int k = 0; k < nids; k++) named |= ids[k] == r->id;
+        for (int k = 0; k < nserials; k++) owned |= serials[k] == r->owner;
+        if (!r->ended && named && owned) {
+            ended[(*nended)++] = i;
+            r->ending = 1;
+        }
+    }
+    return ended;
+}
+
+/* After a destructor: every registration on its handle ended with it. */
+static int *ending_owned_by(int target, int *ended, int *nended) {
+    ended = realloc(ended, sizeof(int) * (size_t)(*nended + nregs + 1));
+    if (!ended) abort();
+    for (int i = 0; i < nregs; i++)
+        if (regs[i].owner == target && !regs[i].ended) ended[(*nended)++] = i;
+    return ended;
+}
+
+static void ending_end(int *ended, int nended) {
+    for (int k = 0; k < nended; k++) regs[ended[k]].ended = 1;
+    if (depth) {  /* inside a callback: the release may come when the dispatch returns */
+        for (int k = 0; k < nended; k++) push_int(&deferred, &ndeferred, &capdeferred, ended[k]);
+    } else if (nended || ndeferred) {
+        check_released(ended, nended);
+    }
+    for (int i = 0; i < nregs; i++) regs[i].ending = 0;
+    free(ended);
+}
+
+static void callback_string(const char *text) {
+    if (text) remember((const uint8_t *)text, strlen(text));
+}
+
+#define CALLBACK_READ_LIMIT (1 << 16)
+static void callback_buffer(const void *pointer, i128 count, size_t item) {
+    if (!pointer || count <= 0) return;
+    size_t n = (size_t)count * item < CALLBACK_READ_LIMIT ? (size_t)count * item : CALLBACK_READ_LIMIT;
+    uint8_t *copy = malloc(n ? n : 1), last[64];
+    if (!copy) abort();
+    memcpy(copy, pointer, n);
+    memcpy(last, (const uint8_t *)pointer + ((size_t)count - 1) * item, item < sizeof last ? item : sizeof last);
+    remember(copy, n);
+    free(copy);
 }
 
 /* -- results ------------------------------------------------------------------------------- */
@@ -307,6 +541,17 @@ static void say(const char *format, ...) {
     }
 }
 
+/* What was said since mark, taken out of the record (a call's arguments, said after its result). */
+static char *take_said(size_t mark) {
+    size_t n = record_len - mark;
+    char *text = malloc(n + 1);
+    if (!text) abort();
+    memcpy(text, record + mark, n);
+    text[n] = 0;
+    record_len = mark;
+    return text;
+}
+
 static void say_int(i128 value) {
     char digits[48], *end = digits + sizeof digits - 1;
     unsigned __int128 v = value < 0 ? -(unsigned __int128)value : (unsigned __int128)value;
@@ -330,6 +575,8 @@ static void say_arg(const Call *c, int i, char role) {
     case 'o': say("out[%zu]", c->cap[i]); break;
     case 'C': say("&%zu", c->cap[i]); break;
     case 'e': say("&"); break;
+    case 'F': say(c->p[i] ? "fn" : "NULL"); break;
+    case 'u': say("ud"); break;
     case 'f': say("%.17g", c->f[i]); break;
     case 'c': say("%d", (int)(unsigned char)c->v[i]); break;
     default: say_int(c->v[i]);
@@ -341,7 +588,9 @@ static void start_run(const uint8_t *data, size_t size) {
     in_data = data;
     in_head = 0;
     in_tail = size;
-    nhandles = made = nkeep = nstrings = nints = 0;
+    nhandles = made = nkeep = nstrings = nints = nregs = ndeferred = violated = depth = tearing_down = 0;
+    calling = "";
+    while (nborrows) drop_borrow(nborrows - 1);
     previous = -1;
     record_len = 0;
     if (record) record[0] = 0;

@@ -29,9 +29,11 @@ from typing import Any
 import cffi
 
 from harness.config import cache_root, setting, uninstrumented_environment
+from harness.engine.recovery import ContractViolation
 from harness.errors import BuildError, ToolchainError
 from harness.sequence.driver import SequenceDriver
-from harness.sequence.native_source import NativeUnsupported, native_source
+from harness.sequence.native_source import Callback, NativeUnsupported, native_source
+from harness.sequence.trace import violation_line
 from harness.target.build import COMMON_FLAGS, SANITIZE_FLAGS
 from harness.target.spec import Target
 from harness.target.toolchain import find_toolchain
@@ -44,6 +46,7 @@ _CDEF = """
 int ffih_loop_init(const uintptr_t *functions, size_t n);
 int ffih_loop_run(const char *data, size_t size, int max_steps, int record);
 size_t ffih_loop_record(const char **text);
+int ffih_loop_violation(const char **kind, const char **detail, const char **function);
 """
 
 
@@ -57,15 +60,24 @@ class NativeLoop:
     lib: Any
 
     def run(self, data: bytes) -> None:
-        """Make the calls one input decodes to."""
-        self.lib.ffih_loop_run(data, len(data), self.max_steps, 0)
+        """Make the calls one input decodes to; raise its first ContractViolation at the end."""
+        if self.lib.ffih_loop_run(data, len(data), self.max_steps, 0):
+            raise self.violation()
 
     def record(self, data: bytes) -> str:
-        """The calls one input makes, one line each, as harness.sequence.trace.record_call writes them."""
-        self.lib.ffih_loop_run(data, len(data), self.max_steps, 1)
+        """The calls one input makes, one line each, as harness.sequence.trace.record_call writes
+        them, and a last line for its contract violation if any."""
+        violated = self.lib.ffih_loop_run(data, len(data), self.max_steps, 1)
         text = self.ffi.new("const char **")
         size = self.lib.ffih_loop_record(text)
-        return bytes(self.ffi.buffer(text[0], size)).decode()
+        calls = bytes(self.ffi.buffer(text[0], size)).decode(errors="replace")
+        return calls + (violation_line(self.violation()) if violated else "")
+
+    def violation(self) -> ContractViolation:
+        """The contract violation the last input ended with."""
+        kind, detail, function = (self.ffi.new("const char **") for _ in range(3))
+        self.lib.ffih_loop_violation(kind, detail, function)
+        return ContractViolation(*(self.ffi.string(p[0]).decode(errors="replace") for p in (kind, detail, function)))
 
 
 def _compile(source: str, target: Target) -> tuple[Path, str]:
@@ -113,6 +125,18 @@ def _import(path: Path, name: str) -> Any:
     return module
 
 
+def _callbacks(driver: SequenceDriver) -> dict[str, Callback]:
+    """The Python driver's callback per function-pointer type, as the loop makes them."""
+    api = driver.contract.api
+    out = {}
+    for ctype in driver._callbacks:
+        name = api.callback_externs()[ctype][0]
+        contract, _ = driver._callback_contracts[name]
+        result = api.callback_decls[ctype].split("(", 1)[0].strip()
+        out[ctype] = Callback(contract, api.callback_params.get(ctype, ()), result, name in driver._release_externs)
+    return out
+
+
 def native_loop(driver: SequenceDriver, target: Target) -> tuple[NativeLoop | None, str]:
     """(the loop for driver's contract, bound to its lib; or None) and a line saying which
     path the fuzzer takes and why."""
@@ -121,8 +145,8 @@ def native_loop(driver: SequenceDriver, target: Target) -> tuple[NativeLoop | No
     if setting("prebuilt"):
         return None, "Python driver (an exported module: no compiler for the native loop)"
     try:
-        source, functions = native_source(driver.contract, driver.ffi, driver.plans, str(target.header.resolve()),
-                                          str(RUNTIME))
+        source, functions = native_source(driver.contract, driver.ffi, driver.plans, _callbacks(driver),
+                                          str(target.header.resolve()), str(RUNTIME))
         path, name = _compile(source, target)
     except NativeUnsupported as why:
         return None, f"Python driver (not in the native loop yet: {why})"

@@ -11,18 +11,31 @@ keeps the Python driver."""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
-from harness.contract.model import CHAR_TYPES, Contract, FunctionContract, Lifetime
+from harness.contract.model import CHAR_TYPES, CallbackContract, Contract, FunctionContract, Lifetime
 from harness.sequence.plan import PlanShape
 from harness.sequence.state import Arg
 from harness.sequence.values import element_size, integer_limits
+from harness.target.header import Param
 
 # role -> how sequence_loop.h's say_arg shows it (the record the differential test compares)
 ROLES = {"handle": "h", "cstring": "s", "takes": "t", "buffer": "b", "length_of": "i", "out_buffer": "o",
          "capacity_of": "i", "capacity_cell_of": "C", "cell": "e", "out_pointer": "e", "int": "i", "char": "c",
-         "float": "f"}
+         "float": "f", "callback": "F", "callback_sync": "F", "release": "F", "user_data": "u",
+         "registration_id": "i"}
 MAX_ARGS = 16
+
+
+@dataclass(frozen=True)
+class Callback:
+    """The driver's callback for one function-pointer type: what it reads, whether it is a release."""
+
+    contract: CallbackContract
+    params: tuple[Param, ...]
+    result: str  # the type's return type
+    is_release: bool
 
 
 class NativeUnsupported(Exception):
@@ -47,6 +60,7 @@ class _Writer:
         self.names = list(plans)
         self.types = list(contract.handles)
         self.table = list(self.names)  # function pointers handed over by Python, in this order
+        self.callbacks: dict[str, str] = {}  # function-pointer type -> the loop's callback
 
     def pointer(self, name: str) -> str:
         if name not in self.table:
@@ -57,8 +71,6 @@ class _Writer:
     def check(self, fc: FunctionContract, plan: list[Arg]) -> None:
         def no(why: str) -> NativeUnsupported:
             return NativeUnsupported(f"{fc.name}: {why}")
-        if fc.registration is not None:
-            raise no("callback registrations")
         if len(plan) > MAX_ARGS:
             raise no(f"more than {MAX_ARGS} parameters")
         for arg in plan:
@@ -70,8 +82,6 @@ class _Writer:
             raise no(f"returns {fc.signature.result}")
         for lifetime, ctype in self.results(fc):
             handle = self.contract.handle_of(ctype)
-            if lifetime.kind == "borrowed":
-                raise no("borrowed results")
             if handle is not None and not self.owned_handle(fc, handle.name, lifetime):
                 raise no("borrowed handles")
         if fc.name in self.destroys and [a.role for a in plan] != ["handle"]:
@@ -172,6 +182,20 @@ class _Writer:
             return [f"    c.v[{i}] = edge_int({_int_literal(low)}, {_int_literal(high)}, {bounded});"]
         if role == "float":
             return [f"    arg_float(&c, {i});"]
+        if role in ("callback", "callback_sync", "release"):
+            callback = self.callbacks.get(arg.ctype, "0")
+            if role == "release" and nullable:
+                return [f"    c.p[{i}] = choose(0, 7) == 0 ? 0 : (void *){callback};"]
+            return [f"    c.p[{i}] = (void *){callback};"]
+        if role == "user_data":
+            return [f"    arg_token(&c, {i});"]
+        if role == "registration_id":
+            owners = [at[a.name] for a in decoded if a.role == "handle"]
+            function = self.names.index(arg.other) if arg.other in self.names else -2
+            low, high = integer_limits(ffi, arg.ctype)
+            return [f"    {{ int owners[] = {{{', '.join(f'c.serial[{k}]' for k in owners) or '0'}}};",
+                    f"      if (!pick_registration(&c.v[{i}], {function}, owners, {len(owners)}))",
+                    f"          c.v[{i}] = edge_int({_int_literal(low)}, {_int_literal(high)}, 0); }}"]
         raise NativeUnsupported(f"{fc.name}: parameter {arg.name} ({role})")
 
     def invoker(self, index: int, fc: FunctionContract, plan: list[Arg], at: dict[str, int]) -> str:
@@ -181,66 +205,76 @@ class _Writer:
         return "\n".join([f"__attribute__((noinline)) static void ffih_call_{fc.name}(Call *cp) {{", *body, "}"])
 
     def call(self, index: int, fc: FunctionContract, plan: list[Arg], at: dict[str, int]) -> list[str]:
+        """driver.py's _call: the call, then what it ended, what it lent and what it made."""
         kind = self.result_kind(fc)
         roles = "".join(ROLES[a.role] for a in plan)
-        lines = ["    if (recording) {", f'        say("{fc.name}(");']
+        handles = [at[a.name] for a in plan if a.role == "handle"]
+        lines = ["    char *said = 0;", "    if (recording) {", "        size_t mark = record_len;",
+                 f'        say("{fc.name}(");']
         lines += [f"        say_arg(&c, {i}, '{r}');" for i, r in enumerate(roles)]
-        lines += ['        say(")");', "    }"]
+        lines += ['        say(")");', "        said = take_said(mark);", "    }",
+                  f"    int hs[{len(handles) or 1}], nh = 0;"]
+        lines += [f"    if (c.serial[{i}]) hs[nh++] = c.serial[{i}];" for i in handles]
+        destroyer = fc.name in self.destroys
+        lines.append(f"    int target = {'nh ? hs[0] : 0' if destroyer else '0'}, nended = 0;")
+        ids = [at[a.name] for a in plan if a.role == "registration_id"]
+        lines.append(f"    i128 ids[] = {{{', '.join(f'c.v[{k}]' for k in ids) or '0'}}};")
+        lines.append(f"    int *ended = ending_begin(target, ids, {len(ids)}, hs, nh, &nended);")
         args = ", ".join(f"c.v[{i}]" if r in "ic" else f"c.f[{i}]" if r == "f" else f"c.p[{i}]"
                          for i, r in enumerate(roles))
-        made = "made"
         fn = self.pointer(fc.name)
+        lines.append(f'    calling = "{fc.name}";')
         if kind == "void":
-            lines += [f"    {fn}({args});", f"    int outcome = OUT_NONE; int before = {made};"]
+            lines += [f"    {fn}({args});", "    int outcome = OUT_NONE;"]
         elif kind == "pointer":
-            lines += [f"    void *r = (void *){fn}({args});",
-                      f"    int outcome = r ? OUT_PTR : OUT_NULL; int before = {made};"]
+            lines += [f"    void *r = (void *){fn}({args});", "    int outcome = r ? OUT_PTR : OUT_NULL;"]
         elif kind == "float":
-            lines += [f"    (void){fn}({args});", f"    int outcome = OUT_FLOAT; int before = {made};"]
+            lines += [f"    (void){fn}({args});", "    int outcome = OUT_FLOAT;"]
         else:
             lines += [f"    i128 r = {fn}({args});",
-                      f"    int outcome = {'OUT_BOOL' if kind == 'bool' else 'int_outcome(r)'}; int before = {made};"]
-        lines.append(f"    observe({index}, outcome);")
-        handles = [at[a.name] for a in plan if a.role == "handle"]
-        target = handles[0] if handles and fc.name in self.destroys else None
-        for param, owner in fc.keeps:
+                      f"    int outcome = {'OUT_BOOL' if kind == 'bool' else 'int_outcome(r)'};"]
+        lines += ["    int before = made;", f"    observe({index}, outcome);"]
+        for param, owner in fc.keeps:  # kept by a handle (not the one destroyed), or to the input's end
             i, keeper = at[param], at.get(owner)
-            keeper_serial = f"c.serial[{keeper}]" if keeper is not None and keeper != target else "0"
-            lines.append(f"    keep_with({keeper_serial}, c.owned[{i}] ? c.p[{i}] : 0); c.owned[{i}] = 0;")
-        if target is not None:
-            lines.append(f"    forget(c.serial[{target}], 1);")
+            serial = f"(c.serial[{keeper}] == target ? 0 : c.serial[{keeper}])" if keeper is not None else "0"
+            lines.append(f"    keep_with({serial}, c.owned[{i}] ? c.p[{i}] : 0); c.owned[{i}] = 0;")
+        lines.append("    if (target) ended = ending_owned_by(target, ended, &nended);")
+        if destroyer:
+            lines.append("    if (target) { forget(target, 1); forget_borrows(target); }")
         for i in (at[a.name] for a in plan if a.role == "handle" and a.taken):
-            lines.append(f"    forget(c.serial[{i}], 0);")
+            lines.append(f"    forget(c.serial[{i}], 0); forget_borrows(c.serial[{i}]);")
+        lines += ["    ending_end(ended, nended);", f"    if (nborrows) check_borrows({index}, hs, nh, target);"]
         if kind in ("int", "bool"):
             lines.append("    take_int(r);")
+        reg = fc.registration
+        if reg is not None:
+            made = {"int": "r > 0", "bool": "r > 0", "pointer": "r != 0"}.get(kind, "1")
+            token = f"c.p[{at[reg.user_data]}]" if reg.user_data else "0"
+            release = f"c.p[{at[reg.release]}] != 0" if reg.release else "0"
+            ident = "r" if kind in ("int", "bool") else "0"
+            lines.append(f"    if ({made}) registered({ident}, nh ? hs[0] : 0, {index}, {release}, {token});")
         returned = kind == "pointer"
         for k, (lifetime, ctype) in enumerate(self.results(fc)):
             pointer = "r" if k == 0 and returned else f"*(void **)c.p[{at[fc.outputs[k - returned][0]]}]"
-            lines += self.take_pointer(fc, lifetime, ctype, pointer, at)
-        lines += ["    if (recording) {", "        say(\" -> \");"]
-        if kind == "void":
-            lines.append('        say("None");')
-        elif kind == "pointer":
-            lines.append('        say(r ? "ptr" : "null");')
-        elif kind == "float":
-            lines.append('        say("float");')
-        elif kind == "bool":
-            lines.append('        say(r ? "True" : "False");')
-        else:
-            lines.append("        say_int(r);")
-        lines += [f"        for (int k = before + 1; k <= {made}; k++) say(\" new h%d\", k);",
-                  '        say("\\n");', "    }"]
+            lines += self.take_pointer(index, fc, lifetime, ctype, pointer, at)
+        lines += ["    if (recording) {", '        say("%s -> ", said);', "        free(said);"]
+        lines.append({"void": '        say("None");', "pointer": '        say(r ? "ptr" : "null");',
+                      "float": '        say("float");', "bool": '        say(r ? "True" : "False");'
+                      }.get(kind, "        say_int(r);"))
+        lines += ['        for (int k = before + 1; k <= made; k++) say(" new h%d", k);',
+                  '        say("\\n");', "    }", '    calling = "";']
         return lines
 
-    def take_pointer(self, fc: FunctionContract, lifetime: Lifetime, ctype: str, pointer: str,
+    def take_pointer(self, index: int, fc: FunctionContract, lifetime: Lifetime, ctype: str, pointer: str,
                      at: dict[str, int]) -> list[str]:
-        """results.py's _take_pointer: a new handle, or read (and freed when owned)."""
+        """results.py's _take_pointer: a new handle, or read (and freed when owned, checked for
+        changes while borrowed)."""
         handle = self.contract.handle_of(ctype)
         lines = [f"    {{ void *got = {pointer};", "      if (got) {"]
         if handle is not None and self.owned_handle(fc, handle.name, lifetime):
             lines += [f"        new_handle({self.types.index(handle.name)}, got);", "    } }"]
             return lines
-        if lifetime.kind not in ("owned", "static"):
+        if lifetime.kind not in ("owned", "static", "borrowed"):
             return []
         item = ffi_item(self.ffi, ctype)
         if lifetime.length:
@@ -251,6 +285,15 @@ class _Writer:
         else:
             size = str(self._sizeof(item))
         lines.append(f"        remember(got, {size});")
+        if lifetime.kind == "borrowed":
+            until = [-1 if name == "*" else self.names.index(name) for name in lifetime.until
+                     if name == "*" or name in self.names]
+            owner = at.get(lifetime.owner) if lifetime.owner else None
+            lender = f"(c.serial[{owner}] ? c.serial[{owner}] : nh ? hs[0] : 0)" if owner is not None \
+                else "(nh ? hs[0] : 0)"
+            lines += [f"        static const int until[] = {{{', '.join(map(str, until)) or '0'}}};",
+                      f"        borrow({index}, {lender}, until, {len(until)}, got, {size}, "
+                      f"{int(item in CHAR_TYPES and not lifetime.length)});"]
         if lifetime.kind == "owned":
             free_type = self.contract.functions[lifetime.free].signature.params[0].ctype  # type: ignore[index]
             lines.append(f"        {self.pointer(lifetime.free)}(({free_type})got);")  # type: ignore[arg-type]
@@ -262,6 +305,25 @@ class _Writer:
             return int(self.ffi.sizeof(item))
         except (self.ffi.error, TypeError):
             return 0
+
+    def callback(self, ctype: str, callback: Callback) -> str:
+        """callbacks.py's _on_callback for one function-pointer type: read what its contract says C
+        hands over, then judge the registration its user_data names."""
+        names = {p.name: f"a{k}" for k, p in enumerate(callback.params)}
+        if any("(" in p.ctype or "[" in p.ctype for p in callback.params) or "(" in callback.result:
+            raise NativeUnsupported(f"callback type {ctype}: a parameter or result the loop cannot declare")
+        params = ", ".join(f"{p.ctype} a{k}" for k, p in enumerate(callback.params)) or "void"
+        lines = [f"static {callback.result} {self.callbacks[ctype]}({params}) {{  /* {ctype} */"]
+        lines += [f"    callback_string((const char *){names[name]});" for name in callback.contract.strings]
+        for pointer, length in callback.contract.buffers:
+            size = element_size(self.ffi, next(p.ctype for p in callback.params if p.name == pointer))
+            lines.append(f"    callback_buffer({names[pointer]}, (i128){names[length]}, {size});")
+        token = f"(const void *){names[callback.contract.user_data]}" if callback.contract.user_data else "0"
+        lines.append(f"    on_callback({token}, {int(callback.is_release)}, reentrant, nreentrant);")
+        if callback.result != "void":
+            lines.append(f"    return ({callback.result})0;")
+        lines.append("}")
+        return "\n".join(lines)
 
     def constructor(self, t: str) -> str:
         handle = self.contract.handles[t]
@@ -294,31 +356,48 @@ def ffi_item(ffi: Any, ctype: str) -> str:
     return str(ffi.typeof(_unconst(ctype)).item.cname)
 
 
-def native_source(contract: Contract, ffi: Any, plans: dict[str, list[Arg]], header: str,
-                  runtime: str) -> tuple[str, list[str]]:
+def native_source(contract: Contract, ffi: Any, plans: dict[str, list[Arg]], callbacks: dict[str, Callback],
+                  header: str, runtime: str) -> tuple[str, list[str]]:
     """(the loop's C source, the functions whose addresses ffih_loop_init takes, in order);
-    NativeUnsupported when the contract needs a form the loop does not make."""
+    NativeUnsupported when the contract needs a form the loop does not make. callbacks: the
+    driver's callback per function-pointer type (its contract, whether it serves as a release)."""
     writer = _Writer(contract, ffi, plans, {h.free for h in contract.handles.values()})
+    writer.callbacks = {ctype: f"ffih_cb{k}" for k, ctype in enumerate(callbacks)}
     for name, plan in plans.items():
         writer.check(contract.functions[name], plan)
+    callback_code = [writer.callback(ctype, callback) for ctype, callback in callbacks.items()]
     steps = [writer.step(i, contract.functions[n], plans[n]) for i, n in enumerate(writer.names)]
     constructors = [writer.constructor(t) for t in writer.types]
     destructors = [writer.destructor(t) for t in writer.types]
     pointers = [f"static __typeof__(&{name}) fn_{i};" for i, name in enumerate(writer.table)]
     n = len(writer.names)
     destroys = ", ".join(f"destroy_{i}" for i in range(len(writer.types)))
+    reentrant = []
+    for name in writer.names:
+        registration = contract.functions[name].registration
+        allowed = [writer.names.index(r) for r in (registration.reentrant if registration else ()) if r in plans]
+        reentrant.append(f"static const int reentrant_{writer.names.index(name)}[] = "
+                         f"{{{', '.join(map(str, allowed)) or '0'}}};  /* {name} */")
+    counts = [len([r for r in (contract.functions[name].registration.reentrant  # type: ignore[union-attr]
+                               if contract.functions[name].registration else ()) if r in plans])
+              for name in writer.names]
+    quoted = ", ".join(f'"{name}"' for name in writer.names)
     parts = [
-        f'#include "{header}"', f'#include "{runtime}"',
-        *pointers,
+        f'#include "{header}"',
         *(f"static void step_{i}(void);" for i in range(n)),
         f"static void (*const steps[])(void) = {{{', '.join(f'step_{i}' for i in range(n)) or '0'}}};",
-        *constructors, *steps, *destructors,
+        f"static const char *const function_names[] = {{{quoted or '0'}}};",
+        f'#include "{runtime}"',
+        *pointers, *reentrant,
+        f"static const int *const reentrant[] = {{{', '.join(f'reentrant_{i}' for i in range(n)) or '0'}}};",
+        f"static const int nreentrant[] = {{{', '.join(map(str, counts)) or '0'}}};",
+        *callback_code, *constructors, *steps, *destructors,
         f"static void (*const destroys[])(int) = {{{destroys or '0'}}};",
         _ENTRY_POINTS.replace("NSTEPS", str(n)).replace("NFUNCTIONS", str(len(writer.table))),
         *(f"    fn_{i} = (__typeof__(fn_{i}))functions[{i}];" for i in range(len(writer.table))),
         "    return 0;", "}",
     ]
-    return "\n\n".join(parts[:2]) + "\n\n" + "\n".join(parts[2:]) + "\n", writer.table
+    return "\n".join(parts) + "\n", writer.table
 
 
 _ENTRY_POINTS = """
@@ -327,11 +406,20 @@ int ffih_loop_run(const char *data, size_t size, int max_steps, int record) {
     start_run((const uint8_t *)data, size);
     for (int s = 0; s < max_steps; s++) {
         if (remaining() <= 0 || NSTEPS == 0) break;
-        steps[choose(0, NSTEPS - 1)]();
+            steps[choose(0, NSTEPS - 1)]();
+        if (violated) break;
     }
+    tearing_down = 1;
     while (nhandles) destroys[handles[nhandles - 1].type](handles[nhandles - 1].serial);
     end_run();
-    return 0;
+    return violated;
+}
+
+int ffih_loop_violation(const char **kind, const char **detail, const char **function) {
+    *kind = violation_kind;
+    *detail = violation_detail;
+    *function = violation_function;
+    return violated;
 }
 
 size_t ffih_loop_record(const char **text) {
@@ -340,11 +428,11 @@ size_t ffih_loop_record(const char **text) {
 }
 
 int ffih_loop_init(const uintptr_t *functions, size_t n) {
-    static int registered;
+    static int counting;
     if (n != NFUNCTIONS) return -1;
-    if (!registered && __sanitizer_cov_8bit_counters_init && __sanitizer_cov_pcs_init) {
+    if (!counting && __sanitizer_cov_8bit_counters_init && __sanitizer_cov_pcs_init) {
         for (size_t i = 0; i < FEEDBACK; i++) feedback_pcs[2 * i] = (uintptr_t)&feedback[i];
         __sanitizer_cov_8bit_counters_init(feedback, feedback + FEEDBACK);
         __sanitizer_cov_pcs_init(feedback_pcs, feedback_pcs + 2 * FEEDBACK);
-        registered = 1;
+        counting = 1;
     }"""

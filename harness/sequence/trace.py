@@ -83,6 +83,10 @@ def record_call(ffi: Any, fc: FunctionContract, plan: list[Arg], values: dict[st
             shown.append(f"{value:.17g}")
         elif role == "char":
             shown.append(str(value[0]))
+        elif role in ("callback", "callback_sync", "release"):
+            shown.append("NULL" if value == ffi.NULL else "fn")
+        elif role == "user_data":
+            shown.append("ud")
         else:
             shown.append(str(value))
     if isinstance(result, ffi.CData):
@@ -91,3 +95,8 @@ def record_call(ffi: Any, fc: FunctionContract, plan: list[Arg], values: dict[st
         outcome_text = "float" if isinstance(result, float) else str(result)
     made = "".join(f" new h{k}" for k in new)
     return f"{fc.name}({', '.join(shown)}) -> {outcome_text}{made}\n"
+
+
+def violation_line(violation: Any) -> str:
+    """The record's last line for an input that ended with a contract violation."""
+    return f"-- {violation}\n"
