@@ -59,10 +59,14 @@ typedef struct {
     void *pointer;
     void **kept;  /* inputs the library keeps using until this handle is freed */
     int nkept, capkept;
+    /* a borrowed handle (a child the library lends): from owner (a serial), ended when it ends
+     * or one of until (step indices; -1: any call) is called on it; never freed by the driver */
+    int owner, borrowed, nuntil;
+    const int *until;
 } LoopHandle;
 
 static LoopHandle *handles;
-static int nhandles, caphandles, made;
+static int nhandles, caphandles, made, lent;
 static void **keep;  /* freed at the input's end */
 static int nkeep, capkeep;
 static struct { uint8_t bytes[MAX_BYTES]; size_t len; } strings[POOL];
@@ -147,36 +151,52 @@ static i128 edge_int(i128 low, i128 high, int bounded) {
 }
 
 /* -- handles ------------------------------------------------------------------------------- */
-static int live_count(int type) {
-    int n = 0;
-    for (int i = 0; i < nhandles; i++) n += handles[i].type == type;
-    return n;
-}
-
-static int new_handle(int type, void *pointer) {
-    if (nhandles == caphandles) handles = grow(handles, &caphandles, sizeof *handles);
-    handles[nhandles] = (LoopHandle){.type = type, .serial = ++made, .pointer = pointer};
-    return handles[nhandles++].serial;
-}
-
 static int index_of(int serial) {
     for (int i = 0; i < nhandles; i++)
         if (handles[i].serial == serial) return i;
     return -1;
 }
 
-/* Drop a handle that ended: what it kept is freed when it was destroyed, else kept to the end. */
-static void forget(int serial, int destroyed) {
-    int i = index_of(serial);
-    if (i < 0) return;
-    LoopHandle gone = handles[i];
-    memmove(&handles[i], &handles[i + 1], sizeof *handles * (size_t)(nhandles - i - 1));
-    nhandles--;
-    for (int k = 0; k < gone.nkept; k++) {
-        if (destroyed) free(gone.kept[k]);
-        else push_pointer(&keep, &nkeep, &capkeep, gone.kept[k]);
+/* state.py's Handle.within: a is b, or was borrowed from it (at any depth). */
+static int within(int a, int b) {
+    for (int i; a; a = handles[i].owner) {
+        if (a == b) return 1;
+        if ((i = index_of(a)) < 0) return 0;
     }
-    free(gone.kept);
+    return 0;
+}
+
+static int live_count(int type, int owned) {  /* with owned: only those the driver made */
+    int n = 0;
+    for (int i = 0; i < nhandles; i++) n += handles[i].type == type && !(owned && handles[i].borrowed);
+    return n;
+}
+
+static int add_handle(LoopHandle handle) {
+    if (nhandles == caphandles) handles = grow(handles, &caphandles, sizeof *handles);
+    handle.serial = ++made;
+    handles[nhandles++] = handle;
+    if (handle.borrowed) lent++;
+    return handle.serial;
+}
+
+static void forget_all(const int *gone, int ngone, int destroyed);
+
+/* An owned handle; an object the library lent before and now hands over is no longer a borrow. */
+static int new_handle(int type, void *pointer) {
+    for (int i = 0; lent && i < nhandles; i++)
+        if (handles[i].borrowed && handles[i].pointer == pointer) {
+            int serial = handles[i].serial;
+            forget_all(&serial, 1, 0);
+            i = -1;
+        }
+    return add_handle((LoopHandle){.type = type, .pointer = pointer});
+}
+
+/* A handle the library lends: from owner until one of `until` is called on it (static: owner 0). */
+static int lent_handle(int type, void *pointer, int owner, const int *until, int nuntil) {
+    return add_handle((LoopHandle){.type = type, .pointer = pointer, .owner = owner, .borrowed = 1,
+                                   .until = until, .nuntil = nuntil});
 }
 
 /* One call being made: each argument's value, the bytes it was made from (for the record),
@@ -190,22 +210,46 @@ typedef struct {
     int owned[MAX_ARGS];  /* p[i] is a block to free after the call */
 } Call;
 
-static int chosen(const Call *c, int serial, const int *among, int n) {
-    for (int k = 0; k < n; k++)
-        if (c->serial[among[k]] == serial) return 1;
-    return 0;
-}
-
-/* A live handle of type (none of the `avoid` arguments' handles): 0 when there is none. */
-static int pick_handle(Call *c, int i, int type, const int *avoid, int navoid) {
+/* A live handle of type for argument i (values.py's handle role), 0 when there is none. With
+ * owned only those the driver made. Taken (handed over): none that an argument decoded before
+ * is inside; else none inside a handle this call hands over (`others`: their argument indices). */
+static int pick_handle(Call *c, int i, int type, int owned, int taken, const int *others, int nothers) {
     int live[nhandles + 1], n = 0;
-    for (int k = 0; k < nhandles; k++)
-        if (handles[k].type == type && !chosen(c, handles[k].serial, avoid, navoid)) live[n++] = k;
+    for (int k = 0; k < nhandles; k++) {
+        LoopHandle *h = &handles[k];
+        int clash = 0;
+        if (h->type != type || (owned && h->borrowed)) continue;
+        for (int j = 0; j < nothers && !clash; j++) {
+            int other = c->serial[others[j]];
+            clash = other && (taken ? within(other, h->serial) : within(h->serial, other));
+        }
+        if (!clash) live[n++] = k;
+    }
     if (!n) return 0;
     LoopHandle *h = &handles[live[choose(0, n - 1)]];
     c->p[i] = h->pointer;
     c->serial[i] = h->serial;
     return 1;
+}
+
+/* child_of: a handle of type borrowed from a live handle of the parent's type. */
+static int pick_child(Call *c, int i, int type, int parent_type) {
+    int live[nhandles + 1], n = 0;
+    for (int k = 0; k < nhandles; k++) {
+        int owner = handles[k].owner ? index_of(handles[k].owner) : -1;
+        if (handles[k].type == type && owner >= 0 && handles[owner].type == parent_type) live[n++] = k;
+    }
+    if (!n) return 0;
+    LoopHandle *h = &handles[live[choose(0, n - 1)]];
+    c->p[i] = h->pointer;
+    c->serial[i] = h->serial;
+    return 1;
+}
+
+static void parent_of(Call *c, int i, int child) {
+    int k = index_of(handles[index_of(c->serial[child])].owner);
+    c->p[i] = handles[k].pointer;
+    c->serial[i] = handles[k].serial;
 }
 
 static void keep_with(int serial, void *block) {  /* `keeps`: alive until the keeper is freed */
@@ -359,6 +403,7 @@ static void forget_borrows(int serial) {
 typedef struct {
     i128 id;
     int owner, function, has_release, ended, released, ending;
+    int dropped;  /* its owner (a borrowed handle) ended: no longer judged */
     void *token;
 } Registration;
 static Registration *regs;
@@ -374,7 +419,7 @@ static void registered(i128 id, int owner, int function, int has_release, void *
 
 static int registration_of(const void *token) {
     for (int i = 0; token && i < nregs; i++)
-        if (regs[i].token == token) return i;
+        if (regs[i].token == token && !regs[i].dropped) return i;
     return -1;
 }
 
@@ -384,7 +429,7 @@ static int pick_registration(i128 *id, int function, const int *serials, int nse
     for (int i = 0; i < nregs; i++) {
         int owned = !regs[i].owner;
         for (int k = 0; k < nserials; k++) owned |= regs[i].owner == serials[k];
-        if (!regs[i].ended && regs[i].function == function && owned) live[n++] = i;
+        if (!regs[i].ended && !regs[i].dropped && regs[i].function == function && owned) live[n++] = i;
     }
     if (!n || choose(0, 7) == 0) return 0;
     *id = regs[live[choose(0, n - 1)]].id;
@@ -445,9 +490,10 @@ static int *ending_begin(int target, const i128 *ids, int nids, const int *seria
     if (!ended) abort();
     *nended = 0;
     if (target)
-        for (int i = 0; i < nregs; i++) regs[i].ending = regs[i].owner == target && !regs[i].ended;
+        for (int i = 0; i < nregs; i++) regs[i].ending = regs[i].owner == target && !regs[i].ended && !regs[i].dropped;
     for (int i = 0; nids && i < nregs; i++) {
         Registration *r = &regs[i];
+        if (r->dropped) continue;
         int named = 0, owned = !r->owner;
         for (int k = 0; k < nids; k++) named |= ids[k] == r->id;
         for (int k = 0; k < nserials; k++) owned |= serials[k] == r->owner;
@@ -464,7 +510,7 @@ static int *ending_owned_by(int target, int *ended, int *nended) {
     ended = realloc(ended, sizeof(int) * (size_t)(*nended + nregs + 1));
     if (!ended) abort();
     for (int i = 0; i < nregs; i++)
-        if (regs[i].owner == target && !regs[i].ended) ended[(*nended)++] = i;
+        if (regs[i].owner == target && !regs[i].ended && !regs[i].dropped) ended[(*nended)++] = i;
     return ended;
 }
 
@@ -477,6 +523,60 @@ static void ending_end(int *ended, int nended) {
     }
     for (int i = 0; i < nregs; i++) regs[i].ending = 0;
     free(ended);
+}
+
+/* driver.py's _forget: drop the handles that ended and everything borrowed from them, with the
+ * borrows they own. What a handle kept is freed when it was destroyed, else kept to the end. */
+static void forget_all(const int *gone, int ngone, int destroyed) {
+    int dead[nhandles + 1], ndead = 0;
+    for (int i = 0; i < nhandles; i++) {
+        int is_dead = 0;
+        for (int g = 0; g < ngone && !is_dead; g++)
+            is_dead = lent ? within(handles[i].serial, gone[g]) : handles[i].serial == gone[g];
+        if (is_dead) dead[ndead++] = handles[i].serial;
+    }
+    for (int d = 0; d < ndead; d++) {
+        int i = index_of(dead[d]);
+        LoopHandle h = handles[i];
+        memmove(&handles[i], &handles[i + 1], sizeof *handles * (size_t)(nhandles - i - 1));
+        nhandles--;
+        lent -= h.borrowed;
+        for (int k = 0; k < h.nkept; k++) {
+            if (h.serial == destroyed) free(h.kept[k]);
+            else push_pointer(&keep, &nkeep, &capkeep, h.kept[k]);
+        }
+        free(h.kept);
+    }
+    for (int d = 0; d < ndead; d++) forget_borrows(dead[d]);
+}
+
+/* driver.py's _ending_handles, before a call: the handles it ends - the one it destroys, those
+ * it is handed, and borrowed ones it invalidates (`until`, by the address of their owner). A
+ * registration on something borrowed from them is no longer judged. */
+static int ending_handles(int *gone, int target, const int *taken, int ntaken, const Call *c, const int *args,
+                          int nargs, int step) {
+    int n = 0;
+    if (target) gone[n++] = target;
+    for (int k = 0; k < ntaken; k++)
+        if (taken[k]) gone[n++] = taken[k];
+    if (!lent) return n;
+    for (int i = 0; i < nhandles; i++) {
+        LoopHandle *h = &handles[i];
+        int ends = 0, owner = h->owner ? index_of(h->owner) : -1;
+        if (!h->borrowed) continue;
+        for (int k = 0; k < h->nuntil && !ends; k++) {
+            if (h->until[k] == -1) ends = 1;
+            else if (h->until[k] == step && owner >= 0)
+                for (int a = 0; a < nargs && !ends; a++) ends = c->serial[args[a]] && c->p[args[a]] == handles[owner].pointer;
+        }
+        if (ends) gone[n++] = h->serial;
+    }
+    for (int r = 0; r < nregs; r++) {
+        int owner = regs[r].owner ? index_of(regs[r].owner) : -1;
+        for (int g = 0; owner >= 0 && handles[owner].borrowed && !regs[r].dropped && g < n; g++)
+            if (within(regs[r].owner, gone[g])) regs[r].dropped = 1;
+    }
+    return n;
 }
 
 static void callback_string(const char *text) {
@@ -588,7 +688,7 @@ static void start_run(const uint8_t *data, size_t size) {
     in_data = data;
     in_head = 0;
     in_tail = size;
-    nhandles = made = nkeep = nstrings = nints = nregs = ndeferred = violated = depth = tearing_down = 0;
+    nhandles = made = lent = nkeep = nstrings = nints = nregs = ndeferred = violated = depth = tearing_down = 0;
     calling = "";
     while (nborrows) drop_borrow(nborrows - 1);
     previous = -1;

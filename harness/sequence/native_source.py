@@ -24,7 +24,8 @@ from harness.target.header import Param
 ROLES = {"handle": "h", "cstring": "s", "takes": "t", "buffer": "b", "length_of": "i", "out_buffer": "o",
          "capacity_of": "i", "capacity_cell_of": "C", "cell": "e", "out_pointer": "e", "int": "i", "char": "c",
          "float": "f", "callback": "F", "callback_sync": "F", "release": "F", "user_data": "u",
-         "registration_id": "i"}
+         "registration_id": "i", "child": "h", "parent_of": "h"}
+HANDLE_ROLES = ("handle", "child", "parent_of")  # arguments whose value is a live handle
 MAX_ARGS = 16
 
 
@@ -80,10 +81,6 @@ class _Writer:
             raise no("variadic")
         if self.result_kind(fc) not in ("void", "int", "bool", "float", "pointer"):
             raise no(f"returns {fc.signature.result}")
-        for lifetime, ctype in self.results(fc):
-            handle = self.contract.handle_of(ctype)
-            if handle is not None and not self.owned_handle(fc, handle.name, lifetime):
-                raise no("borrowed handles")
         if fc.name in self.destroys and [a.role for a in plan] != ["handle"]:
             raise no("a destructor with more than its handle")
 
@@ -119,12 +116,13 @@ class _Writer:
         at = {a.name: i for i, a in enumerate(plan)}
         lines = [self.invoker(index, fc, plan, at),
                  f"static void step_{index}(void) {{  /* {fc.name} */", "    Call c;"]
+        owned = int(fc.name in self.destroys)  # a destructor's handle is one the driver owns
         for other in shape.handles:
             t = self.types.index(other)  # type: ignore[arg-type]
-            lines.append(f"    if (!live_count({t}) && !construct_{t}()) return;")
+            lines.append(f"    if (!live_count({t}, {owned}) && !construct_{t}()) return;")
         for other, needed in shape.taken:
             t = self.types.index(other)  # type: ignore[arg-type]
-            lines.append(f"    if (live_count({t}) < {needed} && !construct_{t}()) return;")
+            lines.append(f"    if (live_count({t}, 1) < {needed} && !construct_{t}()) return;")
         lines.append("    memset(&c, 0, sizeof c);")
         decoded: list[Arg] = []
         taken_blocks = []
@@ -134,7 +132,7 @@ class _Writer:
                 taken_blocks.append(at[arg.name])
             decoded.append(arg)
         lines += [f"    ffih_call_{fc.name}(&c);", f"    release_args(&c, {len(plan)});"]
-        if any(a.role == "handle" for a in plan):
+        if any(a.role in ("handle", "child") for a in plan):
             lines.append("    return;")
             lines.append("skip:")
             lines.append(f"    release_args(&c, {len(plan)});")
@@ -147,17 +145,24 @@ class _Writer:
         ffi = self.ffi
         if role == "handle":
             t = self.types.index(arg.other)  # type: ignore[arg-type]
-            if arg.taken:  # not one this call already gets
-                avoid = [at[a.name] for a in decoded if a.role == "handle"]
-            else:  # nor one it hands over
-                avoid = [at[a.name] for a in decoded if a.role == "handle" and a.name in fc.takes]
-            lines = [f"    {{ static const int avoid[] = {{{', '.join(map(str, avoid)) or '-1'}}};"]
-            pick = f"pick_handle(&c, {i}, {t}, avoid, {len(avoid)})"
+            if arg.taken:  # owned, and none that an argument decoded before is inside
+                others = [at[a.name] for a in decoded if a.role in HANDLE_ROLES]
+                owned = 1
+            else:  # none inside a handle this call hands over
+                others = [at[a.name] for a in decoded if a.role in HANDLE_ROLES and a.name in fc.takes]
+                owned = int(fc.name in self.destroys)
+            lines = [f"    {{ static const int others[] = {{{', '.join(map(str, others)) or '-1'}}};"]
+            pick = f"pick_handle(&c, {i}, {t}, {owned}, {int(arg.taken)}, others, {len(others)})"
             if nullable and not arg.taken:
                 lines.append(f"      if (choose(0, 15) != 0 && !{pick}) goto skip; }}")
             else:
                 lines.append(f"      if (!{pick}) goto skip; }}")
             return lines
+        if role == "child":
+            t, parent = self.types.index(arg.other), self.types.index(arg.owner_type)  # type: ignore[arg-type]
+            return [f"    if (!pick_child(&c, {i}, {t}, {parent})) goto skip;"]
+        if role == "parent_of":
+            return [f"    parent_of(&c, {i}, {at[arg.other]});"]  # type: ignore[index]
         if role in ("cstring", "takes"):
             return [f"    arg_text(&c, {i}, {nullable}, {int(role == 'takes')});"]
         if role == "buffer":
@@ -208,7 +213,8 @@ class _Writer:
         """driver.py's _call: the call, then what it ended, what it lent and what it made."""
         kind = self.result_kind(fc)
         roles = "".join(ROLES[a.role] for a in plan)
-        handles = [at[a.name] for a in plan if a.role == "handle"]
+        shape = PlanShape.of(plan)
+        handles = [at[a.name] for a in (*shape.first, *shape.second) if a.role in HANDLE_ROLES]  # decode order
         lines = ["    char *said = 0;", "    if (recording) {", "        size_t mark = record_len;",
                  f'        say("{fc.name}(");']
         lines += [f"        say_arg(&c, {i}, '{r}');" for i, r in enumerate(roles)]
@@ -220,6 +226,12 @@ class _Writer:
         ids = [at[a.name] for a in plan if a.role == "registration_id"]
         lines.append(f"    i128 ids[] = {{{', '.join(f'c.v[{k}]' for k in ids) or '0'}}};")
         lines.append(f"    int *ended = ending_begin(target, ids, {len(ids)}, hs, nh, &nended);")
+        taken = [at[name] for name in shape.taken_names]
+        lines += [f"    int taken[] = {{{', '.join(f'c.serial[{k}]' for k in taken) or '0'}}};",
+                  f"    static const int handle_args[] = {{{', '.join(map(str, handles)) or '0'}}};",
+                  f"    int gone[nhandles + {len(taken) + 2}];",
+                  f"    int ngone = ending_handles(gone, target, taken, {len(taken)}, &c, handle_args, "
+                  f"{len(handles)}, {index});"]
         args = ", ".join(f"c.v[{i}]" if r in "ic" else f"c.f[{i}]" if r == "f" else f"c.p[{i}]"
                          for i, r in enumerate(roles))
         fn = self.pointer(fc.name)
@@ -239,11 +251,8 @@ class _Writer:
             serial = f"(c.serial[{keeper}] == target ? 0 : c.serial[{keeper}])" if keeper is not None else "0"
             lines.append(f"    keep_with({serial}, c.owned[{i}] ? c.p[{i}] : 0); c.owned[{i}] = 0;")
         lines.append("    if (target) ended = ending_owned_by(target, ended, &nended);")
-        if destroyer:
-            lines.append("    if (target) { forget(target, 1); forget_borrows(target); }")
-        for i in (at[a.name] for a in plan if a.role == "handle" and a.taken):
-            lines.append(f"    forget(c.serial[{i}], 0); forget_borrows(c.serial[{i}]);")
-        lines += ["    ending_end(ended, nended);", f"    if (nborrows) check_borrows({index}, hs, nh, target);"]
+        lines += ["    if (ngone) forget_all(gone, ngone, target);", "    ending_end(ended, nended);",
+                  f"    if (nborrows) check_borrows({index}, hs, nh, target);"]
         if kind in ("int", "bool"):
             lines.append("    take_int(r);")
         reg = fc.registration
@@ -274,6 +283,13 @@ class _Writer:
         if handle is not None and self.owned_handle(fc, handle.name, lifetime):
             lines += [f"        new_handle({self.types.index(handle.name)}, got);", "    } }"]
             return lines
+        if handle is not None and lifetime.kind != "owned":  # lent: from its owner until `until`, or static
+            t = self.types.index(handle.name)
+            if lifetime.kind != "borrowed":
+                return [*lines, f"        lent_handle({t}, got, 0, 0, 0);", "    } }"]
+            until = self.until(lifetime)
+            return [*lines, f"        static const int until[] = {{{', '.join(map(str, until)) or '0'}}};",
+                    f"        lent_handle({t}, got, {self.lender(lifetime, at)}, until, {len(until)});", "    } }"]
         if lifetime.kind not in ("owned", "static", "borrowed"):
             return []
         item = ffi_item(self.ffi, ctype)
@@ -286,19 +302,26 @@ class _Writer:
             size = str(self._sizeof(item))
         lines.append(f"        remember(got, {size});")
         if lifetime.kind == "borrowed":
-            until = [-1 if name == "*" else self.names.index(name) for name in lifetime.until
-                     if name == "*" or name in self.names]
-            owner = at.get(lifetime.owner) if lifetime.owner else None
-            lender = f"(c.serial[{owner}] ? c.serial[{owner}] : nh ? hs[0] : 0)" if owner is not None \
-                else "(nh ? hs[0] : 0)"
+            until = self.until(lifetime)
             lines += [f"        static const int until[] = {{{', '.join(map(str, until)) or '0'}}};",
-                      f"        borrow({index}, {lender}, until, {len(until)}, got, {size}, "
+                      f"        borrow({index}, {self.lender(lifetime, at)}, until, {len(until)}, got, {size}, "
                       f"{int(item in CHAR_TYPES and not lifetime.length)});"]
         if lifetime.kind == "owned":
             free_type = self.contract.functions[lifetime.free].signature.params[0].ctype  # type: ignore[index]
             lines.append(f"        {self.pointer(lifetime.free)}(({free_type})got);")  # type: ignore[arg-type]
         lines.append("    } }")
         return lines
+
+    def until(self, lifetime: Lifetime) -> list[int]:
+        """The step indices of the calls that end a borrow (-1: any call)."""
+        return [-1 if name == "*" else self.names.index(name) for name in lifetime.until
+                if name == "*" or name in self.names]
+
+    @staticmethod
+    def lender(lifetime: Lifetime, at: dict[str, int]) -> str:
+        """results.py's _lender: its `owner` argument's handle, else the call's first handle."""
+        owner = at.get(lifetime.owner) if lifetime.owner else None
+        return f"(c.serial[{owner}] ? c.serial[{owner}] : nh ? hs[0] : 0)" if owner is not None else "(nh ? hs[0] : 0)"
 
     def _sizeof(self, item: str) -> int:
         try:
@@ -332,11 +355,13 @@ class _Writer:
         for maker in handle.new:
             if maker not in self.plans:
                 continue
+            if any(a.role == "child" for a in self.plans[maker]):
+                continue
             needs = [self.types.index(a.other) for a in self.plans[maker] if a.role == "handle"]  # type: ignore[arg-type]
-            condition = " && ".join(f"live_count({n})" for n in needs) or "1"
+            condition = " && ".join(f"live_count({n}, 0)" for n in needs) or "1"
             lines.append(f"    if ({condition}) makers[n++] = {self.names.index(maker)};")
         lines += ["    if (!n) return 0;", "    steps[makers[choose(0, n - 1)]]();",
-                  f"    return live_count({self.types.index(t)}) > 0;", "}"]
+                  f"    return live_count({self.types.index(t)}, 0) > 0;", "}"]
         return "\n".join(lines)
 
     def destructor(self, t: str) -> str:
@@ -410,7 +435,12 @@ int ffih_loop_run(const char *data, size_t size, int max_steps, int record) {
         if (violated) break;
     }
     tearing_down = 1;
-    while (nhandles) destroys[handles[nhandles - 1].type](handles[nhandles - 1].serial);
+    int alive[nhandles + 1], nalive = nhandles;
+    for (int i = 0; i < nhandles; i++) alive[i] = handles[i].serial;
+    for (int k = nalive - 1; k >= 0; k--) {
+        int i = index_of(alive[k]);
+        if (i >= 0 && !handles[i].borrowed) destroys[handles[i].type](alive[k]);
+    }
     end_run();
     return violated;
 }

@@ -69,7 +69,7 @@ def record_call(ffi: Any, fc: FunctionContract, plan: list[Arg], values: dict[st
     shown = []
     for arg in plan:
         value, role = values[arg.name], arg.role
-        if role == "handle":
+        if role in ("handle", "child", "parent_of"):
             shown.append(f"h{value.serial}" if isinstance(value, Handle) else "NULL")
         elif role in ("cstring", "takes", "buffer"):
             shown.append("NULL" if value == ffi.NULL else "x" + values[f"#show:{arg.name}"].data.hex())
