@@ -7,6 +7,10 @@ LeakSanitizer check that keeps only leaks allocated through target code, at most
 LEAK_CHECK_SHARE of the fuzzing time; on a hit it bisects the inputs run since the previous
 check (re-running them, which leaks again) down to the one that leaks and writes it as a
 `leak-<sha1>` artifact.
+
+LeakSanitizer scans conservatively: a stale copy of a leaked pointer in a stack slot nobody has
+overwritten yet hides the block from one check, and the next check finds it. So a clean check
+keeps its inputs as the window before the next one, and the bisection searches both windows.
 """
 
 from __future__ import annotations
@@ -61,6 +65,7 @@ class LeakWatch:
         self.every_input = every_input
         self.artifact_prefix = artifact_prefix
         self.recent: deque[bytes] = deque(maxlen=RECENT_INPUTS)
+        self.earlier: list[bytes] = []  # the inputs before the last clean check (see the module)
         self.execs = 0
         self.checks = 0
         self.last_check = time.monotonic()
@@ -90,16 +95,19 @@ class LeakWatch:
         self.wait = max(self.interval, took * (1 - LEAK_CHECK_SHARE) / LEAK_CHECK_SHARE)
         hashes = {f.stack_hash for f in found.findings}
         if not found or (self.keep_going and hashes <= self.reported):
+            self.earlier = list(self.recent)
             self.recent.clear()
             return
+        inputs = self.earlier + list(self.recent)
         if self.keep_going:
             self.reported |= hashes
-            self._trace_in_copy(list(self.recent), found)
+            self._trace_in_copy(inputs, found)
         else:
-            culprit, confirmed = self._bisect(list(self.recent))
+            culprit, confirmed = self._bisect(inputs)
             sys.stderr.write(self._report(culprit, confirmed or found))
             sys.stderr.flush()
             os._exit(EXIT_FINDINGS)
+        self.earlier = []
         self.recent.clear()
 
     def finish(self, timeout: float = TRACE_WAIT_SECONDS) -> None:
