@@ -104,6 +104,28 @@ def _deaf_worker(target):
     return dataclasses.replace(fuzzer("strings", target), script=Path(__file__).parent / "helpers" / "fuzz_deaf.py")
 
 
+def test_a_copy_the_worker_leaves_behind_neither_outlives_it_nor_holds_the_campaign(tmp_path, monkeypatch):
+    """A worker that ends while its forked copy runs (a leak being traced): the copy is killed
+    with it, so its output pipe closes and the campaign ends instead of waiting forever."""
+    target = resolve_target(None)
+    pid_file = tmp_path / "copy.pid"
+    monkeypatch.setenv("FFIH_TEST_COPY_PID", str(pid_file))
+    script = Path(__file__).parent / "helpers" / "fuzz_orphaning.py"
+    spec = dataclasses.replace(fuzzer("strings", target), script=script)
+    campaign = Campaign(CampaignConfig((spec,), target, "clean", tmp_path / "run", seconds=None, runs=1, seed=1,
+                                       use_seeds=False))
+    runner = threading.Thread(target=campaign.run, daemon=True)
+    runner.start()
+    runner.join(60)
+    assert not runner.is_alive(), "the campaign waits for the output of a copy its worker left behind"
+    copy = int(pid_file.read_text())
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{copy}").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)  # killed; its parent, long gone, cannot reap it: init does
+    state = Path(f"/proc/{copy}/stat").read_text().split()[2] if Path(f"/proc/{copy}").exists() else "gone"
+    assert state in ("gone", "Z"), f"the copy still runs (state {state})"
+
+
 def test_a_worker_deaf_to_sigint_is_killed_after_the_grace_period(tmp_path):
     """libFuzzer's SIGINT handler can deadlock in malloc; stopping must not wait forever."""
     target = resolve_target(None)

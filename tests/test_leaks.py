@@ -255,3 +255,28 @@ def test_a_leak_hidden_from_one_check_is_still_traced_to_its_input(kv, target_co
     err = capfd.readouterr().err
     assert "leak traced to one input" in err and "kv__dup_value" in err, err[-2000:]
     assert (tmp_path / f"leak-{hashlib.sha1(b'leaks').hexdigest()}").read_bytes() == b"leaks"
+
+
+def test_the_wait_for_a_leak_being_traced_at_the_end_is_no_input_timeout(tmp_path):
+    """A run whose budget ends while a leak is traced waits for the trace inside libFuzzer's
+    callback; that wait is the harness's, so libFuzzer's per-input alarm must not count it
+    (it took seconds here, with -timeout=1: a false `timeout` finding, and the trace lost)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from harness.runtime.sanitizers import child_environment
+    from harness.target.spec import resolve_target
+
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "leak").write_bytes(b"leak!")
+    env = child_environment()
+    env.update({"FFI_HARNESS_TARGET": str(resolve_target(None).spec_path), "FFI_HARNESS_VARIANT": "clean",
+                "FFI_HARNESS_LEAK_INTERVAL": "3600", "FFI_HARNESS_KEEP_GOING": "1"})
+    script = Path(__file__).parent / "helpers" / "fuzz_slow_trace.py"
+    out = subprocess.run([sys.executable, str(script), str(seeds), "-runs=1500", "-timeout=1", "-seed=1",
+                          f"-artifact_prefix={tmp_path}/"], capture_output=True, text=True, env=env, timeout=300)
+    assert "ALARM" not in out.stderr and not list(tmp_path.glob("timeout-*")), out.stderr[-3000:]
+    assert out.returncode == 0 and "leak traced to one input" in out.stderr, out.stderr[-3000:]
+    assert (tmp_path / f"leak-{hashlib.sha1(b'leak!').hexdigest()}").read_bytes() == b"leak!"

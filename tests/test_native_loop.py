@@ -151,3 +151,18 @@ def test_a_finding_of_the_native_loop_is_the_same_finding_through_the_python_dri
     assert all(f is not None and expected.matches(f.kind, f.function) for f in findings), findings
     native, python = findings
     assert (native.kind, native.function, native.stack_hash) == (python.kind, python.function, python.stack_hash)
+
+
+def test_a_borrow_ends_when_its_node_changes_through_another_handle():
+    """An input a campaign found on libdt (tests/fixtures/inputs): one node is reached through two
+    handles, dt_text lends its text through one and dt_set_text replaces it through the other.
+    The borrow ends there (`until` is judged by the object, not by the handle it came from);
+    judged by the handle, both paths flagged `borrowed-changed` and first read the freed text
+    themselves: a heap-use-after-free of the harness on the clean build, which kills the child."""
+    data = (Path(__file__).parent / "fixtures" / "inputs" / "sequence-dt-text-through-alias").read_bytes()
+    driver, loop, why = _paths(SPECS["dt"])
+    assert loop is not None, why
+    [native] = _in_fork(loop.record, [data])
+    [python] = _in_fork(lambda data: _python_record(driver, data), [data])
+    assert native == python
+    assert "dt_text(" in native and "dt_set_text(" in native and "\n-- " not in native, native[-500:]

@@ -284,3 +284,20 @@ def test_child_of_needs_a_function_that_lends_children(tmp_path):
                             'calls ...\nowner = "node"\n', static)
     spec.write_text(text)
     _assert_refused_at(spec, "needs a function returning a borrowed dt_node *", CHILD_OF)
+
+
+
+def test_a_release_function_named_by_a_skipped_function_is_never_a_step(tmp_path):
+    """With dt_render skipped, dt_text_free (its result's `free`) frees nothing the driver got
+    from the library: called as a step it freed the driver's own string, which the driver then
+    freed again (a double free: the harness's fault). A release function named anywhere in the
+    spec is never called on its own."""
+    skip = 'skip = ["dt_parse", "dt_remove", "dt_detach", "dt_render", "dt_size", "dt_key", "dt_new_array"]\n'
+    anchor = "[contract.handles.dt_node]"
+    spec = _copy_spec(tmp_path, anchor, f"[contract]\n{skip}\n{anchor}", "doctree", "dt.toml")
+    target = load_target_file(spec)
+    plans, _ = plan_all(target_contract(target))
+    assert "dt_text_free" not in plans and {"dt_text", "dt_set_text", "dt_get", "dt_child"} <= set(plans)
+    summary = _sequence(target, tmp_path, 60_000)
+    assert summary["findings"] == [], [(f["kind"], f["function"]) for f in summary["findings"]]
+    assert summary["fuzzers"]["sequence"]["execs"] >= 60_000

@@ -53,7 +53,11 @@ def worker_command(config: CampaignConfig, spec: FuzzerSpec, seed: int, seconds:
 
 def worker_process_environment(config: CampaignConfig, spec: FuzzerSpec) -> dict[str, str]:
     """The environment of a fuzzer process: sanitizer runtime, target, variant."""
-    options = SanitizerOptions(rss_limit_mb=config.rss_limit_mb + 1024, python_malloc=spec.python_malloc)
+    # symbolize=0: a worker's forked leak-tracing copy would share the sanitizer runtime's
+    # llvm-symbolizer pipe with the worker, and their answers interleave (garbled frames, then
+    # a copy waiting forever); harness.triage symbolizes the frames it needs in each process
+    options = SanitizerOptions(rss_limit_mb=config.rss_limit_mb + 1024, python_malloc=spec.python_malloc,
+                               symbolize=False)
     if config.recover:
         options = options.with_asan(halt_on_error=0)
     env = child_environment(options)
@@ -73,6 +77,21 @@ def later(seconds: float, function: Callable[[], None]) -> threading.Timer:
     timer.daemon = True
     timer.start()
     return timer
+
+
+def end_group_with(process: subprocess.Popen[bytes]) -> threading.Thread:
+    """Once the worker (a session leader) has ended, SIGKILL what is left of its process group:
+    a forked copy tracing a leak when the worker died would hold its output pipe open, and the
+    campaign would wait for the end of that output forever."""
+
+    def reap() -> None:
+        process.wait()
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+
+    thread = threading.Thread(target=reap, daemon=True)
+    thread.start()
+    return thread
 
 
 def kill_if_running(process: subprocess.Popen[bytes]) -> None:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from harness.atomic import die_with_parent
 from harness.campaign.launch import (
+    end_group_with,
     kill_if_running,
     later,
     temp_dir,
@@ -192,6 +193,7 @@ class Campaign:
         with open(log_path, "wb") as log:
             process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                        env=env, start_new_session=True, preexec_fn=die_with_parent)
+            end_group_with(process)
             with self.lock:
                 self.processes.add(process)
             hung = threading.Event()

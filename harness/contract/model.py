@@ -92,6 +92,8 @@ class Contract:
     api: HeaderApi = field(default_factory=lambda: HeaderApi({}, frozenset(), frozenset(), {}))
     callbacks: dict[str, CallbackContract] = field(default_factory=dict)  # every function-pointer type
     free: str | None = None  # [contract].free: the default release of owned results
+    # every function the spec names as a `free` of some result, a skipped function's included
+    releasers: frozenset[str] = frozenset()
 
     @property
     def function_pointers(self) -> frozenset[str]:

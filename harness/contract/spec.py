@@ -325,9 +325,23 @@ def load_contract(table: dict, api: HeaderApi, spec_path: Path | None = None, sp
         loader.function(loader.default_free, "free")
     handles = loader.handles()
     functions, skipped = loader.functions(handles)
-    contract = Contract(handles, functions, skipped, api, loader.callbacks(), loader.default_free)
+    contract = Contract(handles, functions, skipped, api, loader.callbacks(), loader.default_free,
+                        _named_releasers(table.get("functions", {})))
     _check_children_exist(contract, spec)
     return contract
+
+
+def _named_releasers(entries: dict) -> frozenset[str]:
+    """Every function a function entry names as `free` (of its result or an output), skipped
+    functions' entries included: with dt_render skipped, dt_text_free is still no step to call
+    on the driver's own string."""
+    named = set()
+    for entry in entries.values():
+        if not isinstance(entry, dict):
+            continue
+        lifetimes = [entry, *(out for out in entry.get("outputs", {}).values() if isinstance(out, dict))]
+        named |= {lt["free"] for lt in lifetimes if isinstance(lt.get("free"), str)}
+    return frozenset(named)
 
 
 def _check_children_exist(contract: Contract, spec: SpecText) -> None:

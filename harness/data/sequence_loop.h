@@ -363,9 +363,15 @@ static void borrow(int function, int owner, const int *until, int nuntil, const 
     borrows[nborrows++] = (Borrow){function, owner, until, nuntil, cstring, pointer, len, copy};
 }
 
+/* The call ends b when one of its handles is b's owner or another handle of the same object
+ * (dt_get and dt_child may lend one child through two handles), and it is one of b's until. */
 static int ends_borrow(const Borrow *b, int step, const int *serials, int nserials) {
-    int touched = !b->owner;
-    for (int k = 0; k < nserials; k++) touched |= serials[k] == b->owner;
+    int touched = !b->owner, at = b->owner ? index_of(b->owner) : -1;
+    void *owner = at >= 0 ? handles[at].pointer : NULL;
+    for (int k = 0; k < nserials; k++) {
+        int other = index_of(serials[k]);
+        touched |= serials[k] == b->owner || (owner && other >= 0 && handles[other].pointer == owner);
+    }
     for (int k = 0; k < b->nuntil; k++)
         if (b->until[k] == -1 || (touched && b->until[k] == step)) return 1;
     return 0;

@@ -160,6 +160,9 @@ def _stop(watch: LeakWatch, done: float | None = None) -> None:
     """The run ends between two inputs (a stop request, or its budget spent): the input is
     done; a last leak check, libFuzzer's closing lines (`Done N runs` when the budget is spent:
     done is when it started), then exit."""
+    # the run ends inside libFuzzer's callback: its per-input alarm would count the wait for a
+    # leak being traced (up to BUDGET_TRACE_SECONDS) against the last input, a false `timeout`
+    signal.setitimer(signal.ITIMER_REAL, 0)
     watch.finish(STOP_TRACE_SECONDS if done is None else BUDGET_TRACE_SECONDS)
     if done is not None:
         sys.stderr.write(f"Done {watch.execs} runs in {int(time.monotonic() - done)} second(s)\n")

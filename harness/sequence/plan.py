@@ -43,8 +43,9 @@ class PlanShape:
 def plan_all(contract: Contract) -> tuple[dict[str, list[Arg]], dict[str, str]]:
     """(function -> its plan, for every function the driver calls; function -> why it is skipped).
     Release functions of owned results are never called on their own (nor the spec's default
-    one, even when every function whose results it frees is skipped)."""
-    releasers = {f.returns.free for f in contract.functions.values()} | {contract.free}
+    one, nor one named by a skipped function, even when every function whose results it frees
+    is skipped)."""
+    releasers = {f.returns.free for f in contract.functions.values()} | {contract.free} | contract.releasers
     releasers |= {lt.free for f in contract.functions.values() for _, lt in f.outputs}
     releasers -= {h.free for h in contract.handles.values()}
     plans: dict[str, list[Arg]] = {}

@@ -22,7 +22,9 @@ class ResultMixin:
     def _check_borrows(self, fc: FunctionContract, handles: list[Handle], destroyed: Handle | None) -> None:
         kept = []
         for borrow in self.state.borrows:
-            owner_touched = borrow.owner is None or borrow.owner in handles
+            # the owner, or another handle of the same object (one child lent through two handles)
+            owner_touched = borrow.owner is None or any(h is borrow.owner or h.pointer == borrow.owner.pointer
+                                                        for h in handles)
             if borrow.owner is destroyed and destroyed is not None:
                 continue
             if "*" in borrow.until or (owner_touched and fc.name in borrow.until):
