@@ -39,7 +39,11 @@
 A function returning a handle type that is not one of its constructors says what it returns:
 "borrowed" (a child of `owner`, usable in other calls until `owner` is freed or one of `until`
 is called on it; never freed by the driver, and ended with everything borrowed from it),
-"owned" with the handle's destructor (a new handle), or "static".
+"owned" with the handle's destructor (a new handle), or "static". A borrow ends when one of
+`until` is called on its owner's object, through any handle of it.
+
+A function the spec names as a `free` (the default, a result's, an output's; a skipped
+function's too) is only called to release what the library returned, never as a step.
 
 Everything not written is inferred from the header: `const char *` parameters are C strings, a
 pointer to a handle type is a live handle, `T *` to a number is an out-parameter, a function
