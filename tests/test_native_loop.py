@@ -113,6 +113,17 @@ def test_the_paths_agree_on_a_fuzzed_corpus(tmp_path, library):
     python = _in_fork(lambda data: _python_record(driver, data), datas)
     for number, data in enumerate(datas):
         assert native[number] == python[number], f"input {number}: {data.hex()}"
+    # an input makes the same calls whatever ran before it, or a crash found in a campaign does
+    # not replay alone: kv_last_error's message from an earlier input, once reused as a key, made
+    # 44 of 737 inputs call differently. What the library answers may differ (its own state).
+    backwards = _in_fork(loop.record, datas[::-1])[::-1]
+    for number, data in enumerate(datas):
+        assert _calls(native[number]) == _calls(backwards[number]), f"input {number}: {data.hex()}"
+
+
+def _calls(record: str) -> list[str]:
+    """A record's calls and their arguments, without what they returned."""
+    return [line.split(" -> ")[0] for line in record.splitlines()]
 
 
 def _report(library: str, data_file: Path, bug: str, native: bool, tmp: Path) -> str:

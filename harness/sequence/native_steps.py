@@ -11,6 +11,7 @@ from typing import Any
 
 from harness.contract.model import CHAR_TYPES, Contract, FunctionContract, Lifetime
 from harness.sequence.plan import PlanShape
+from harness.sequence.results import remembers
 from harness.sequence.state import Arg
 from harness.sequence.values import element_size, integer_limits
 
@@ -235,7 +236,7 @@ class StepWriter:
         lines.append("    if (target) ended = ending_owned_by(target, ended, &nended);")
         lines += ["    if (ngone) forget_all(gone, ngone, target);", "    ending_end(ended, nended);",
                   f"    if (nborrows) check_borrows({index}, hs, nh, target);"]
-        if kind in ("int", "bool"):
+        if kind in ("int", "bool") and remembers(fc):
             lines.append("    take_int(r);")
         reg = fc.registration
         if reg is not None:
@@ -282,7 +283,8 @@ class StepWriter:
             size = "strlen((const char *)got)"
         else:
             size = str(self._sizeof(item))
-        lines.append(f"        remember(got, {size});")
+        if remembers(fc):
+            lines.append(f"        remember(got, {size});")
         if lifetime.kind == "borrowed":
             until = self.until(lifetime)
             lines += [f"        static const int until[] = {{{', '.join(map(str, until)) or '0'}}};",

@@ -16,6 +16,14 @@ from harness.sequence.values import POOL
 MAX_BORROWS = 8
 
 
+def remembers(fc: FunctionContract) -> bool:
+    """Whether what the call returns is kept for later arguments: not for a function without
+    parameters, whose result is a constant or state from outside the input (a last-error message
+    an earlier input left): kept, it made an input call differently after other inputs, and a
+    crash found that way did not replay."""
+    return bool(fc.signature.params)
+
+
 class ResultMixin:
     """SequenceDriver's result handling (uses its contract, ffi, lib, state, _remember)."""
 
@@ -40,7 +48,7 @@ class ResultMixin:
     def _take_result(self, fc: FunctionContract, plan: list[Arg], values: dict[str, Any], result: Any,
                      handles: list[Handle]) -> None:
         ffi, state = self.ffi, self.state
-        if isinstance(result, int) and len(state.ints) < POOL:
+        if isinstance(result, int) and len(state.ints) < POOL and remembers(fc):
             state.ints.append(result)
         reg = fc.registration
         if reg is not None and (result > 0 if isinstance(result, int) else result != ffi.NULL):
@@ -67,12 +75,14 @@ class ResultMixin:
             return
         read = self._reader(pointer, values.get(lifetime.length) if lifetime.length else None)
         if lifetime.kind == "owned":
-            self._remember(read())
+            if remembers(fc):
+                self._remember(read())
             free = getattr(self.lib, lifetime.free)
             free(ffi.cast(ffi.typeof(free).args[0], pointer))
         elif lifetime.kind in ("borrowed", "static"):
             snapshot = read()
-            self._remember(snapshot)
+            if remembers(fc):
+                self._remember(snapshot)
             if lifetime.kind == "borrowed":
                 self.state.borrows = [*self.state.borrows[-(MAX_BORROWS - 1):], Borrow(
                     fc.name, _lender(lifetime, values, handles), lifetime.until, pointer, read, snapshot)]
