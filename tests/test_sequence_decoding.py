@@ -44,3 +44,33 @@ def test_inputs_decode_to_the_calls_they_always_did(capfd):
         FIXTURE.write_text(calls)
         raise AssertionError(f"{FIXTURE} written: review it and commit it")
     assert calls == FIXTURE.read_text()
+
+
+class _Scripted:
+    """Choices that answer each int() with the next scripted value (checked against its range)."""
+
+    def __init__(self, *answers: int) -> None:
+        self.answers = list(answers)
+
+    def int(self, low: int, high: int) -> int:
+        value = self.answers.pop(0)
+        assert low <= value <= high, (value, low, high)
+        return value
+
+
+def test_an_edit_sets_one_little_endian_field_or_cuts_the_bytes():
+    """harness.sequence.values.edit (and its twin in sequence_loop.h, kept equal by
+    test_native_loop): at a position, a 1, 2 or 4-byte field becomes a random value, its old
+    value +/- 1 (wrapping), 0, all ones, 0x7f.. or 0x80..; or the bytes end there. A field that
+    would pass the end is narrowed to what is left."""
+    from harness.sequence.values import edit
+
+    header = bytes.fromhex("4b565331" "0100" "0000" "02000000")  # magic, version, flags, count = 2
+    assert edit(header, _Scripted(8, 2, 1)) == header[:8] + (3).to_bytes(4, "little")  # count + 1
+    assert edit(header, _Scripted(8, 2, 5)) == header[:8] + bytes.fromhex("ffffff7f")  # 0x7fffffff
+    assert edit(header, _Scripted(8, 2, 6)) == header[:8] + bytes.fromhex("00000080")
+    assert edit(header, _Scripted(4, 1, 2)) == header[:4] + bytes.fromhex("0000") + header[6:]  # version - 1
+    assert edit(header, _Scripted(6, 1, 2)) == header[:6] + bytes.fromhex("ffff") + header[8:]  # 0 - 1 wraps
+    assert edit(header, _Scripted(0, 0, 0, 0x41)) == b"A" + header[1:]
+    assert edit(header, _Scripted(10, 2, 4)) == header[:10] + bytes.fromhex("ffff")  # narrowed to 2 bytes
+    assert edit(header, _Scripted(5, 2, 7)) == header[:5]
