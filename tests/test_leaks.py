@@ -6,9 +6,13 @@ from __future__ import annotations
 import ctypes
 import gc
 import hashlib
+import json
 import os
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -280,3 +284,24 @@ def test_the_wait_for_a_leak_being_traced_at_the_end_is_no_input_timeout(tmp_pat
     assert "ALARM" not in out.stderr and not list(tmp_path.glob("timeout-*")), out.stderr[-3000:]
     assert out.returncode == 0 and "leak traced to one input" in out.stderr, out.stderr[-3000:]
     assert (tmp_path / f"leak-{hashlib.sha1(b'leak!').hexdigest()}").read_bytes() == b"leak!"
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_a_forked_copy_symbolizes_through_a_symbolizer_of_its_own(shared):
+    """A worker's leak-tracing copy is forked from it: without detach_symbolizer both talk to the
+    worker's llvm-symbolizer over the same pipes and read each other's answers. With it, the copy
+    starts its own (same command line) behind the same fds; both still name their frames. The
+    shared case is the control: there the copy has no symbolizer of its own."""
+    from harness.runtime.sanitizers import child_environment
+
+    script = Path(__file__).parent / "helpers" / "fork_symbolizer.py"
+    out = subprocess.run([sys.executable, str(script), *(["shared"] if shared else [])], capture_output=True,
+                         text=True, env=child_environment(), timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    seen = json.loads(out.stdout)
+    assert seen["parent_symbolizers"] and seen["named"] and seen["parent_named"], seen
+    if shared:
+        assert seen["moved"] == 0 and seen["copy_symbolizers"] == [], seen
+    else:
+        assert seen["moved"] == 1 and len(seen["copy_symbolizers"]) == 1, seen
+        assert seen["copy_symbolizers"] != seen["parent_symbolizers"], seen

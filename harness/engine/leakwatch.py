@@ -28,6 +28,7 @@ from harness.atomic import write_atomic
 from harness.engine.protocol import LEAK_TRACED_NOTE, artifact_line, write_artifact
 from harness.errors import EXIT_FINDINGS
 from harness.runtime import leaks
+from harness.runtime.symbolizer import detach_symbolizer
 from harness.triage import TargetCode
 
 DEFAULT_LEAK_INTERVAL = 2.0
@@ -128,6 +129,7 @@ class LeakWatch:
         if pid == 0:  # pragma: no cover - the copy never returns
             status = 0
             try:
+                detach_symbolizer()  # the worker may symbolize a report of its own meanwhile
                 culprit, confirmed = self._bisect(inputs)
                 write_atomic(Path(name), self._report(culprit, confirmed or found).encode())
             except BaseException:
