@@ -15,6 +15,7 @@ keeps its inputs as the window before the next one, and the bisection searches b
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -129,7 +130,10 @@ class LeakWatch:
         if pid == 0:  # pragma: no cover - the copy never returns
             status = 0
             try:
-                detach_symbolizer()  # the worker may symbolize a report of its own meanwhile
+                # the worker may symbolize a report of its own meanwhile; if no symbolizer of the
+                # copy's own starts, the shared one: a trace with garbled frames beats none
+                with contextlib.suppress(OSError):
+                    detach_symbolizer()
                 culprit, confirmed = self._bisect(inputs)
                 write_atomic(Path(name), self._report(culprit, confirmed or found).encode())
             except BaseException:
