@@ -104,12 +104,12 @@ static void remember(const uint8_t *bytes, size_t len) {  /* ValueMixin._remembe
     strings[nstrings++].len = len;
 }
 
-/* harness.sequence.values.edit: one little-endian field of 1, 2 or 4 bytes set near its old
- * value or its edges, or the bytes cut short there; the new length. */
+/* harness.sequence.values.edit: one little-endian field of 1, 2 or 4 bytes (at a multiple of its
+ * size) set near its old value or its edges, or the bytes cut short there; the new length. */
 static size_t edit(uint8_t *bytes, size_t len) {
     static const size_t widths[] = {1, 2, 4};
-    size_t at = (size_t)choose(0, (i128)len - 1);
     size_t width = widths[choose(0, 2)];
+    size_t at = width * (size_t)choose(0, (i128)((len - 1) / width));  /* at a multiple of its width */
     if (width > len - at) width = len - at;
     uint64_t top = ((uint64_t)1 << (8 * width)) - 1, old = 0, value;
     for (size_t k = 0; k < width; k++) old |= (uint64_t)bytes[at + k] << (8 * k);

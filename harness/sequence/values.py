@@ -33,10 +33,12 @@ def integer_limits(ffi: Any, ctype: str) -> tuple[int, int]:
 
 
 def edit(data: bytes, choices: Choices) -> bytes:
-    """data with one little-endian field of 1, 2 or 4 bytes set to a value near its old one or its
-    edges (a count, an offset, a length, a type byte of a format), or cut short there."""
-    at = choices.int(0, len(data) - 1)
-    width = min((1, 2, 4)[choices.int(0, 2)], len(data) - at)
+    """data with one little-endian field of 1, 2 or 4 bytes (at a multiple of its size) set to a
+    value near its old one or its edges (a count, an offset, a length, a type byte of a format),
+    or cut short there."""
+    width = (1, 2, 4)[choices.int(0, 2)]
+    at = width * choices.int(0, (len(data) - 1) // width)  # at a multiple of its width, as C lays out fields
+    width = min(width, len(data) - at)
     top = (1 << (8 * width)) - 1
     old = int.from_bytes(data[at:at + width], "little")
     pick = choices.int(0, 7)
