@@ -165,7 +165,9 @@ def test_a_finding_of_the_native_loop_is_the_same_finding_through_the_python_dri
 
 
 def test_a_borrow_ends_when_its_node_changes_through_another_handle():
-    """An input a campaign found on libdt (tests/fixtures/inputs): one node is reached through two
+    """An input found on libdt (tests/fixtures/inputs; after a decoding change, found again by
+    fuzzing the clean libdt with `ends_borrow` judging by handle - a crash in check_borrows within
+    2M executions): one node is reached through two
     handles, dt_text lends its text through one and dt_set_text replaces it through the other.
     The borrow ends there (`until` is judged by the object, not by the handle it came from);
     judged by the handle, both paths flagged `borrowed-changed` and first read the freed text

@@ -69,8 +69,8 @@ static LoopHandle *handles;
 static int nhandles, caphandles, made, lent;
 static void **keep;  /* freed at the input's end */
 static int nkeep, capkeep;
-static struct { uint8_t bytes[MAX_BYTES]; size_t len; } strings[POOL];
-static int nstrings;
+static struct { uint8_t bytes[MAX_BYTES]; size_t len; } strings[POOL], last_result;
+static int nstrings, has_last_result;
 static i128 ints[POOL];
 static int nints;
 static int previous = -1;
@@ -104,6 +104,15 @@ static void remember(const uint8_t *bytes, size_t len) {  /* ValueMixin._remembe
     strings[nstrings++].len = len;
 }
 
+/* ValueMixin._remember(..., result=True): bytes a call handed back */
+static void remember_result(const uint8_t *bytes, size_t len) {
+    remember(bytes, len);
+    if (len > MAX_BYTES) return;
+    memcpy(last_result.bytes, bytes, len);
+    last_result.len = len;
+    has_last_result = 1;
+}
+
 /* harness.sequence.values.edit: one little-endian field of 1, 2 or 4 bytes (at a multiple of its
  * size) set near its old value or its edges, or the bytes cut short there; the new length. */
 static size_t edit(uint8_t *bytes, size_t len) {
@@ -129,13 +138,20 @@ static size_t edit(uint8_t *bytes, size_t len) {
     return len;
 }
 
-/* Fresh bytes, or (a third of the time) bytes this input passed or got back before - a quarter
- * of those times edited (ValueMixin._text). */
+/* Fresh bytes half the time; else bytes this input passed or got back before (a third of those
+ * times the last bytes a call handed back), a quarter of those edited (ValueMixin._text). */
 static size_t text(uint8_t *out) {
-    if (nstrings && choose(0, 2) == 0) {
-        int i = (int)choose(0, nstrings - 1);
-        size_t len = strings[i].len;
-        memcpy(out, strings[i].bytes, len);
+    int pick = nstrings ? (int)choose(0, 5) : 5;
+    if (pick <= 2) {
+        size_t len;
+        if (pick == 2 && has_last_result) {
+            len = last_result.len;
+            memcpy(out, last_result.bytes, len);
+        } else {
+            int i = (int)choose(0, nstrings - 1);
+            len = strings[i].len;
+            memcpy(out, strings[i].bytes, len);
+        }
         if (len && choose(0, 3) == 3) {
             len = edit(out, len);
             remember(out, len);
@@ -725,7 +741,7 @@ static void start_run(const uint8_t *data, size_t size) {
     in_data = data;
     in_head = 0;
     in_tail = size;
-    nhandles = made = lent = nkeep = nstrings = nints = nregs = ndeferred = violated = depth = tearing_down = 0;
+    nhandles = made = lent = nkeep = nstrings = has_last_result = nints = nregs = ndeferred = violated = depth = tearing_down = 0;
     calling = "";
     while (nborrows) drop_borrow(nborrows - 1);
     previous = -1;
@@ -744,7 +760,9 @@ static void end_run(void) {
     if (handles) memset(handles, 0, (size_t)caphandles * sizeof *handles);
     if (keep) memset(keep, 0, (size_t)capkeep * sizeof *keep);
     if (regs) memset(regs, 0, (size_t)capregs * sizeof *regs);
-    nhandles = nregs = 0;
+    memset(strings, 0, sizeof strings);  /* a result read as bytes may hold a library pointer */
+    memset(&last_result, 0, sizeof last_result);
+    nhandles = nregs = nstrings = has_last_result = 0;
 }
 
 #endif

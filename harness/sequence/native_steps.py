@@ -284,7 +284,7 @@ class StepWriter:
         else:
             size = str(self._sizeof(item))
         if remembers(fc):
-            lines.append(f"        remember(got, {size});")
+            lines.append(f"        remember_result(got, {size});")
         if lifetime.kind == "borrowed":
             until = self.until(lifetime)
             lines += [f"        static const int until[] = {{{', '.join(map(str, until)) or '0'}}};",

@@ -76,13 +76,13 @@ class ResultMixin:
         read = self._reader(pointer, values.get(lifetime.length) if lifetime.length else None)
         if lifetime.kind == "owned":
             if remembers(fc):
-                self._remember(read())
+                self._remember(read(), result=True)
             free = getattr(self.lib, lifetime.free)
             free(ffi.cast(ffi.typeof(free).args[0], pointer))
         elif lifetime.kind in ("borrowed", "static"):
             snapshot = read()
             if remembers(fc):
-                self._remember(snapshot)
+                self._remember(snapshot, result=True)
             if lifetime.kind == "borrowed":
                 self.state.borrows = [*self.state.borrows[-(MAX_BORROWS - 1):], Borrow(
                     fc.name, _lender(lifetime, values, handles), lifetime.until, pointer, read, snapshot)]

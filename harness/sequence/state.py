@@ -98,6 +98,7 @@ class RunState:
     registrations: dict[int, LiveRegistration] = field(default_factory=dict)  # by user_data address
     borrows: list[Borrow] = field(default_factory=list)
     strings: list[bytes] = field(default_factory=list)
+    last_result: bytes | None = None  # what the last call that handed bytes back handed back
     ints: list[int] = field(default_factory=list)
     keep: list[Any] = field(default_factory=list)
     calling: str = ""

@@ -151,12 +151,15 @@ class ValueMixin:
         raise AssertionError(f"unknown role {role}")
 
     def _text(self, choices: Choices) -> bytes:
-        """Fresh bytes, or (often) bytes this input passed or got back before, so keys meet again and
-        what one call wrote (a snapshot, a compressed stream, a rendered text) is read by another -
-        a quarter of those times with one field edited (harness.sequence.values.edit)."""
+        """Fresh bytes half the time; else bytes this input passed or got back before, so keys meet
+        again - a third of those times the last bytes a call handed back, so what one call wrote
+        (a snapshot, a compressed stream, a rendered text) is what the next reads -, and a quarter
+        of the reused ones edited (harness.sequence.values.edit)."""
         pool = self.state.strings
-        if pool and choices.int(0, 2) == 0:
-            data = pool[choices.int(0, len(pool) - 1)]
+        pick = choices.int(0, 5) if pool else 5
+        if pick <= 2:
+            last = self.state.last_result
+            data = last if pick == 2 and last is not None else pool[choices.int(0, len(pool) - 1)]
             if data and choices.int(0, 3) == 3:  # edited: a format the library wrote, made slightly wrong
                 data = edit(data, choices)
                 self._remember(data)
@@ -165,9 +168,12 @@ class ValueMixin:
         self._remember(data)
         return data
 
-    def _remember(self, data: bytes) -> None:
-        """Keep bytes that crossed the boundary (either way) for later arguments."""
+    def _remember(self, data: bytes, result: bool = False) -> None:
+        """Keep bytes that crossed the boundary (either way) for later arguments; result: a
+        call handed them back (the last of those is reused most)."""
         pool = self.state.strings
+        if result and len(data) <= MAX_BYTES:
+            self.state.last_result = data
         if len(data) <= MAX_BYTES and data not in pool:
             if len(pool) >= POOL:
                 pool.pop(0)
