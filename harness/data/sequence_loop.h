@@ -138,13 +138,13 @@ static size_t edit(uint8_t *bytes, size_t len) {
     return len;
 }
 
-/* Fresh bytes half the time; else bytes this input passed or got back before (a third of those
+/* Fresh bytes half the time; else bytes this input passed or got back before (half of those
  * times the last bytes a call handed back), a quarter of those edited (ValueMixin._text). */
 static size_t text(uint8_t *out) {
-    int pick = nstrings ? (int)choose(0, 5) : 5;
-    if (pick <= 2) {
+    int pick = nstrings ? (int)choose(0, 3) : 3;
+    if (pick <= 1) {
         size_t len;
-        if (pick == 2 && has_last_result) {
+        if (pick == 1 && has_last_result) {
             len = last_result.len;
             memcpy(out, last_result.bytes, len);
         } else {

@@ -152,14 +152,14 @@ class ValueMixin:
 
     def _text(self, choices: Choices) -> bytes:
         """Fresh bytes half the time; else bytes this input passed or got back before, so keys meet
-        again - a third of those times the last bytes a call handed back, so what one call wrote
-        (a snapshot, a compressed stream, a rendered text) is what the next reads -, and a quarter
-        of the reused ones edited (harness.sequence.values.edit)."""
+        again - half of those times the last bytes a call handed back, so what one call wrote (a
+        snapshot, a compressed stream, a rendered text) is what the next reads -, and a quarter of
+        the reused ones edited (harness.sequence.values.edit)."""
         pool = self.state.strings
-        pick = choices.int(0, 5) if pool else 5
-        if pick <= 2:
+        pick = choices.int(0, 3) if pool else 3
+        if pick <= 1:
             last = self.state.last_result
-            data = last if pick == 2 and last is not None else pool[choices.int(0, len(pool) - 1)]
+            data = last if pick == 1 and last is not None else pool[choices.int(0, len(pool) - 1)]
             if data and choices.int(0, 3) == 3:  # edited: a format the library wrote, made slightly wrong
                 data = edit(data, choices)
                 self._remember(data)
