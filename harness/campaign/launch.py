@@ -54,9 +54,8 @@ def worker_command(config: CampaignConfig, spec: FuzzerSpec, seed: int, seconds:
 def worker_process_environment(config: CampaignConfig, spec: FuzzerSpec) -> dict[str, str]:
     """The environment of a fuzzer process: sanitizer runtime, target, variant."""
     # symbolize stays on: with symbolize=0 a prebuilt library's leaks were no longer traced to it
-    # (tests/test_binary_only.py). Known: a forked leak-tracing copy shares the runtime's
-    # llvm-symbolizer pipe with the worker (interleaved answers); end_group_with and the
-    # session's bounded wait keep that from hanging a campaign
+    # (tests/test_binary_only.py). A forked leak-tracing copy starts a symbolizer of its own
+    # (harness.runtime.symbolizer), so it does not share the worker's
     options = SanitizerOptions(rss_limit_mb=config.rss_limit_mb + 1024, python_malloc=spec.python_malloc)
     if config.recover:
         options = options.with_asan(halt_on_error=0)

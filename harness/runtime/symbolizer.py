@@ -18,7 +18,7 @@ from pathlib import Path
 PROC = Path("/proc")
 
 
-def _children(parent: int) -> list[tuple[int, str]]:
+def child_processes(parent: int) -> list[tuple[int, str]]:
     """(pid, command name) of each process whose parent is parent."""
     found = []
     for entry in PROC.iterdir():
@@ -37,7 +37,7 @@ def _children(parent: int) -> list[tuple[int, str]]:
 def _symbolizers(parent: int) -> list[tuple[list[str], str, str]]:
     """Each symbolizer process of parent: (its command line, the pipe it reads, the pipe it writes)."""
     found = []
-    for pid, name in _children(parent):
+    for pid, name in child_processes(parent):
         if "symbolizer" not in name:
             continue
         try:

@@ -23,6 +23,7 @@ ROLES = {"handle": "h", "cstring": "s", "takes": "t", "buffer": "b", "length_of"
 HANDLE_ROLES = ("handle", "child", "parent_of")  # arguments whose value is a live handle
 MAX_ARGS = 16
 
+
 class NativeUnsupported(Exception):
     """The contract needs a form the native loop does not make; the message says which."""
 
@@ -35,6 +36,7 @@ def _int_literal(value: int) -> str:
 
 def _unconst(ctype: str) -> str:
     return " ".join(w for w in ctype.split() if w != "const")
+
 
 class StepWriter:
     """Generates the C step of each planned function of one driver's plans."""

@@ -12,7 +12,7 @@ import os
 import sys
 import tempfile
 
-from harness.runtime.symbolizer import _children, detach_symbolizer
+from harness.runtime.symbolizer import child_processes, detach_symbolizer
 
 runtime = ctypes.CDLL(None)
 
@@ -32,7 +32,7 @@ def symbolized_stack() -> str:
 
 
 def symbolizers(pid: int) -> list[int]:
-    return [child for child, name in _children(pid) if "symbolizer" in name]
+    return [child for child, name in child_processes(pid) if "symbolizer" in name]
 
 
 symbolized_stack()  # the parent's symbolizer starts
