@@ -30,7 +30,7 @@ def _row(t: float, execs: int, findings: int) -> dict:
 SUMMARY = {"target": "kv", "variant": "count-overflow", "seconds": 8.2, "stopped": "",
            "fuzzers": {"records": {"execs": 1234, "exec_per_s": 150.5, "coverage": 42, "corpus_size": 7}},
            "findings": [{"seconds_to_find": 1.25, "fuzzer": "records", "count": 3,
-                         "title": "signed-integer-overflow in read_header",
+                         "title": "signed-integer-overflow in read_header", "reproducible": True,
                          "replay": "ffi-harness replay corpus/crashes/x --fuzzer records --variant count-overflow"}],
            "checks_off": ["undefined behaviour inside the library (no UBSan)"]}
 
@@ -40,9 +40,11 @@ def test_markdown_shows_the_table_the_findings_with_replay_commands_and_checks_o
     assert text.startswith("# Campaign on kv (count-overflow)\n\n8 s, stopped: budget spent\n")
     assert "| records | 1234 | 150 | 42 | 7 |" in text
     assert "![coverage and findings over time](report.png)" in text
-    assert "| 1.2 s | records | signed-integer-overflow in read_header | 3 | " \
+    assert "| 1.2 s | records | signed-integer-overflow in read_header | 3 | reproduces | " \
            "`ffi-harness replay corpus/crashes/x --fuzzer records --variant count-overflow` |" in text
     assert "Check off (binary-only target): undefined behaviour inside the library (no UBSan)" in text
+    flaky = {**SUMMARY, "findings": [{**SUMMARY["findings"][0], "reproducible": False}]}
+    assert "| 3 | **did not reproduce** |" in markdown(flaky, None)
     assert "0 distinct finding(s)" in markdown({**SUMMARY, "findings": [], "stopped": "SIGINT"}, None)
     assert "stopped: SIGINT" in markdown({**SUMMARY, "stopped": "SIGINT"}, None)
 

@@ -224,3 +224,25 @@ def test_minimizing_after_the_campaign_stays_within_its_own_bound(tmp_path):
     assert found and found[0]["seconds_to_find"] < 20 and found[0]["stored"], summary["findings"]
     assert summary["seconds"] < 20 + 5, summary["seconds"]  # fuzzing kept its budget
     assert took < 20 + 5 + 40, f"{took:.0f} s in all"  # 40 s: interpreter start-up, build check, exit
+
+
+@pytest.mark.parametrize(("script", "alone"), [("fuzz_overflow_each_input.py", True),
+                                               ("fuzz_overflow_after_inputs.py", False)],
+                         ids=["every-input", "50th-input-only"])
+def test_each_finding_is_replayed_alone_and_one_that_needs_earlier_inputs_is_marked(tmp_path, script, alone):
+    """After the campaign each distinct finding's input runs alone in a fresh process: one that
+    crashed only after 49 other inputs in its worker is kept (stored) but marked not reproducible;
+    its twin, crashing on every input, reproduces."""
+    target = resolve_target(None)
+    bug = target.bug("copy-value-off-by-one")
+    spec = dataclasses.replace(fuzzer(str(Path(__file__).parent / "helpers" / script), target), dictionary=None)
+    config = CampaignConfig((spec,), target, bug.id, tmp_path / "run", seconds=None, runs=200, seed=1,
+                            use_seeds=False, crash_dir=tmp_path / "crashes")
+    campaign = Campaign(config)
+    result = campaign.run()
+    (found,) = result.findings.values()
+    assert (found.finding.kind, found.finding.function) == (bug.kind, bug.function)
+    assert found.reproducible is None and found.stored is not None  # stored as found, before any replay
+    assert campaign.check_reproducible() == (0 if alone else 1)
+    assert found.reproducible is alone
+    assert result.to_dict()["findings"][0]["reproducible"] is alone

@@ -58,10 +58,12 @@ def markdown(summary: dict, image: str | None) -> str:
         lines += ["", f"![coverage and findings over time]({image})"]
     lines += ["", f"## {len(summary['findings'])} distinct finding(s)", ""]
     if summary["findings"]:
-        lines += ["| found after | fuzzer | finding | seen | replay |", "|---:|---|---|---:|---|"]
+        lines += ["| found after | fuzzer | finding | seen | alone | replay |", "|---:|---|---|---:|---|---|"]
         for f in summary["findings"]:
             replay = f"`{f['replay']}`" if f["replay"] else "no input"
-            lines.append(f"| {f['seconds_to_find']:.1f} s | {f['fuzzer']} | {f['title']} | {f['count']} | {replay} |")
+            alone = {True: "reproduces", False: "**did not reproduce**"}.get(f.get("reproducible"), "not checked")
+            lines.append(f"| {f['seconds_to_find']:.1f} s | {f['fuzzer']} | {f['title']} | {f['count']} | {alone} "
+                         f"| {replay} |")
     for check in summary.get("checks_off", []):
         lines.append(f"\nCheck off (binary-only target): {check}")
     return "\n".join(lines) + "\n"

@@ -72,6 +72,10 @@ class CampaignFinding:
     stored: Path | None = None
     new: bool = False  # a new folder of the crash store (not a bug stored by an earlier run)
     replay: str | None = None  # the complete command that replays it
+    # its input replayed alone after the campaign (Campaign.check_reproducible): True (the same
+    # finding), False (quiet or another finding: it depended on the inputs its worker ran before),
+    # None (not checked: no input, or the replay could not run)
+    reproducible: bool | None = None
 
     def to_dict(self) -> dict[str, object]:
         f = self.finding
@@ -80,7 +84,7 @@ class CampaignFinding:
                 "fuzzer": self.fuzzer, "seconds_to_find": round(self.seconds_to_find, 2),
                 "title": f.title, "access": f.access, "size": f.size, "count": self.count,
                 "summary": f.summary, "stored": str(self.stored) if self.stored else None,
-                "replay": self.replay}
+                "replay": self.replay, "reproducible": self.reproducible}
 
 
 @dataclass

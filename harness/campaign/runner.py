@@ -341,6 +341,22 @@ class Campaign:
             return None, False
         return crash.folder, new
 
+    def check_reproducible(self) -> int:
+        """Replay each distinct finding's input alone, in a fresh process (as ClusterFuzz does
+        before it files a crash), and set its `reproducible`; returns how many did not reproduce.
+        A finding that needs the inputs its worker ran before (a library's global state, a
+        memory error earlier in the same process) is kept - its input is stored - but marked."""
+        found = [f for f in self.result.findings.values() if f.artifact is not None and f.artifact.exists()]
+        cases = [ReplayCase(f.artifact, f.fuzzer, f.finding.stack_hash, f.finding.title)  # type: ignore[arg-type]
+                 for f in found]
+        results = replay(cases, self.config.target, self.config.variant, jobs=max(1, self.config.jobs),
+                         timeout=self.config.input_timeout,
+                         rss_limit_mb=self.config.rss_limit_mb)
+        for finding, result in zip(found, results, strict=True):
+            if result.verdict != "error":
+                finding.reproducible = result.verdict == "reproduces"
+        return sum(f.reproducible is False for f in found)
+
     def minimize_stored(self, seconds: float) -> int:
         """Minimize the crash-store inputs this campaign added, within `seconds` in all (see
         harness.campaign.minimize.minimize_new_findings); returns how many were made smaller."""

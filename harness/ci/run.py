@@ -77,8 +77,10 @@ class CiResult:
 def as_result(found: CampaignFinding) -> ReplayResult:
     """A campaign finding in the shape the reports take."""
     f = found.finding
+    alone = " (did not reproduce alone: it needed the inputs its worker ran before)" \
+        if found.reproducible is False else ""
     return ReplayResult(str(found.artifact or ""), "reproduces", f.kind, f.function, f.stack_hash, found.fuzzer,
-                        f.title, None, f.file, f.line, found.seconds_to_find, f.summary)
+                        f.title, None, f.file, f.line, found.seconds_to_find, f.summary + alone)
 
 
 def run_ci(config: CiConfig) -> CiResult:
@@ -103,6 +105,8 @@ def run_ci(config: CiConfig) -> CiResult:
         signal.signal(signal.SIGTERM, previous)
     if outcome.setup_error:
         raise SetupError(outcome.setup_error)
+    if outcome.findings and outcome.stopped != "SIGTERM":
+        running.check_reproducible()
     result.stopped = outcome.stopped
     result.fuzzing = [as_result(f) for f in outcome.findings.values()]
     result.execs = {name: stats.execs for name, stats in outcome.stats.items()}

@@ -21,6 +21,7 @@ from harness.target.spec import resolve_target
 
 MINIMIZE_SECONDS = 30.0
 DEFAULT_SECONDS = 60.0
+INTERRUPTED = ("SIGINT", "SIGTERM")  # stopped by the user: no replays after the campaign
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,6 +58,8 @@ def run(args: argparse.Namespace) -> int:
         signal.signal(signum, lambda s, f: campaign.request_stop(signal.Signals(s).name))
     with Reporter(campaign, out_dir / "stats.jsonl", stream, interval=args.stats_interval):
         result = campaign.run()
+    if result.findings and result.stopped not in INTERRUPTED:
+        campaign.check_reproducible()
     if not args.no_minimize and not campaign.stop.is_set():
         campaign.minimize_stored(args.minimize_time)
     summary = result.to_dict()
@@ -94,5 +97,7 @@ def print_summary(summary: dict) -> None:
         print(f"check off (prebuilt library, binary-only mode): {check}")
     print(f"\n{len(summary['findings'])} distinct finding(s)")
     for f in summary["findings"]:
-        print(f"  {f['seconds_to_find']:7.1f}s {f['fuzzer']:10} {f['title']}  x{f['count']}")
+        alone = {False: "  (did not reproduce alone: it needed the inputs before it)", None: ""}
+        print(f"  {f['seconds_to_find']:7.1f}s {f['fuzzer']:10} {f['title']}  x{f['count']}"
+              + alone.get(f.get("reproducible"), ""))
         print(f"           replay: {f['replay'] or 'none (the worker ended before it wrote the input)'}")
