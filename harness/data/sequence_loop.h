@@ -22,6 +22,7 @@
 typedef __int128 i128;
 
 #define MAX_BYTES 96
+#define MAX_RESULT 4096  /* the last result may be longer (values.py's MAX_RESULT) */
 #define POOL 16
 #define MAX_ARGS 16
 #define FEEDBACK 16384
@@ -69,8 +70,10 @@ static LoopHandle *handles;
 static int nhandles, caphandles, made, lent;
 static void **keep;  /* freed at the input's end */
 static int nkeep, capkeep;
-static struct { uint8_t bytes[MAX_BYTES]; size_t len; } strings[POOL], last_result;
+static struct { uint8_t bytes[MAX_BYTES]; size_t len; } strings[POOL];
+static struct { uint8_t bytes[MAX_RESULT]; size_t len; } last_result;
 static int nstrings, has_last_result;
+static int edited;  /* an argument of the call being made is edited reused bytes (observe) */
 static i128 ints[POOL];
 static int nints;
 static int previous = -1;
@@ -107,7 +110,7 @@ static void remember(const uint8_t *bytes, size_t len) {  /* ValueMixin._remembe
 /* ValueMixin._remember(..., result=True): bytes a call handed back */
 static void remember_result(const uint8_t *bytes, size_t len) {
     remember(bytes, len);
-    if (len > MAX_BYTES) return;
+    if (len > MAX_RESULT) return;
     memcpy(last_result.bytes, bytes, len);
     last_result.len = len;
     has_last_result = 1;
@@ -139,12 +142,14 @@ static size_t edit(uint8_t *bytes, size_t len) {
 }
 
 /* Fresh bytes half the time; else bytes this input passed or got back before (half of those
- * times the last bytes a call handed back), a quarter of those edited (ValueMixin._text). */
-static size_t text(uint8_t *out) {
+ * times the last bytes a call handed back), some of them edited: a quarter from the pool, half
+ * of the last result (ValueMixin._text). */
+static size_t text(uint8_t *out) {  /* out: MAX_RESULT bytes */
     int pick = nstrings ? (int)choose(0, 3) : 3;
     if (pick <= 1) {
         size_t len;
-        if (pick == 1 && has_last_result) {
+        int latest = pick == 1 && has_last_result;
+        if (latest) {
             len = last_result.len;
             memcpy(out, last_result.bytes, len);
         } else {
@@ -152,9 +157,10 @@ static size_t text(uint8_t *out) {
             len = strings[i].len;
             memcpy(out, strings[i].bytes, len);
         }
-        if (len && choose(0, 3) == 3) {
+        if (len && choose(0, 3) >= (latest ? 2 : 3)) {
             len = edit(out, len);
             remember(out, len);
+            edited = 1;
         }
         return len;
     }
@@ -313,7 +319,7 @@ static void keep_with(int serial, void *block) {  /* `keeps`: alive until the ke
 /* -- arguments (values.py, role by role) --------------------------------------------------- */
 static void arg_text(Call *c, int i, int nullable, int heap) {  /* cstring, takes */
     if (nullable && choose(0, 15) == 0) return;
-    uint8_t bytes[MAX_BYTES + 1];
+    uint8_t bytes[MAX_RESULT + 1];
     size_t len = strip_nul(bytes, text(bytes));
     bytes[len] = 0;
     c->p[i] = exact_block(bytes, len + 1);
@@ -322,7 +328,7 @@ static void arg_text(Call *c, int i, int nullable, int heap) {  /* cstring, take
 }
 
 static void arg_buffer(Call *c, int i, size_t item, int nullable, int taken) {
-    uint8_t bytes[MAX_BYTES];
+    uint8_t bytes[MAX_RESULT];
     size_t len = text(bytes);
     len -= len % item;
     c->len[i] = len / item;
@@ -664,8 +670,11 @@ static uintptr_t feedback_pcs[2 * FEEDBACK];
 void __sanitizer_cov_8bit_counters_init(uint8_t *, uint8_t *) __attribute__((weak));
 void __sanitizer_cov_pcs_init(const uintptr_t *, const uintptr_t *) __attribute__((weak));
 
-/* Behaviour feedback (harness.engine.coverage): the call's outcome, and with the call before. */
+/* Behaviour feedback (harness.engine.coverage): the call's outcome (given edited bytes or not),
+ * and with the call before. */
 static void observe(int function, int outcome) {
+    outcome += edited ? 300 : 0;
+    edited = 0;
     uint32_t event = (uint32_t)(function * 257 + outcome) * 2654435761u;
     uint32_t pair = (uint32_t)((previous + 1) * 65599 + function * 257 + outcome) * 2246822519u;
     feedback[(event >> 8) % FEEDBACK]++;
@@ -741,7 +750,7 @@ static void start_run(const uint8_t *data, size_t size) {
     in_data = data;
     in_head = 0;
     in_tail = size;
-    nhandles = made = lent = nkeep = nstrings = has_last_result = nints = nregs = ndeferred = violated = depth = tearing_down = 0;
+    nhandles = made = lent = nkeep = nstrings = has_last_result = edited = nints = nregs = ndeferred = violated = depth = tearing_down = 0;
     calling = "";
     while (nborrows) drop_borrow(nborrows - 1);
     previous = -1;

@@ -100,6 +100,7 @@ class SequenceDriver(ValueMixin, CallbackMixin, ResultMixin):
             if len(self._live(other, owned=True)) < needed and not self._construct(other, choices):
                 return
         values: dict[str, Any] = {}
+        self.state.edited = False
         try:
             for arg in shape.first:
                 values[arg.name] = self._value(fc, arg, choices, values)
@@ -188,7 +189,7 @@ class SequenceDriver(ValueMixin, CallbackMixin, ResultMixin):
         state.calling = fc.name
         result = getattr(self.lib, fc.name)(*args)
         if self.observe is not None:
-            event = f"{fc.name}:{outcome(ffi, result)}"
+            event = f"{fc.name}:{outcome(ffi, result)}{'~edited' if state.edited else ''}"
             self.observe(event)
             self.observe(f"{state.previous}>{event}")
             state.previous = fc.name

@@ -109,6 +109,7 @@ class StepWriter:
             t = self.types.index(other)  # type: ignore[arg-type]
             lines.append(f"    if (live_count({t}, 1) < {needed} && !construct_{t}()) return;")
         lines.append("    memset(&c, 0, sizeof c);")
+        lines.append("    edited = 0;")
         decoded: list[Arg] = []
         taken_blocks = []
         for arg in (*shape.first, *shape.second):

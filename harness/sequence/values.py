@@ -12,6 +12,7 @@ from harness.sequence.state import Arg, Choices, Handle, SkipCall
 from harness.sequence.trace import Shown
 
 MAX_BYTES = 96
+MAX_RESULT = 4096  # the last result may be longer: a snapshot, a compressed stream, a rendered text
 POOL = 16
 
 
@@ -153,16 +154,20 @@ class ValueMixin:
     def _text(self, choices: Choices) -> bytes:
         """Fresh bytes half the time; else bytes this input passed or got back before, so keys meet
         again - half of those times the last bytes a call handed back, so what one call wrote (a
-        snapshot, a compressed stream, a rendered text) is what the next reads -, and a quarter of
-        the reused ones edited (harness.sequence.values.edit)."""
+        snapshot, a compressed stream, a rendered text) is what the next reads -, and some of the
+        reused ones edited (harness.sequence.values.edit): a quarter from the pool, half of the
+        last result. A call given edited bytes is a behaviour of its own (observe), so an edit
+        the library accepted stays in the corpus, and the next edits start from it."""
         pool = self.state.strings
         pick = choices.int(0, 3) if pool else 3
         if pick <= 1:
             last = self.state.last_result
-            data = last if pick == 1 and last is not None else pool[choices.int(0, len(pool) - 1)]
-            if data and choices.int(0, 3) == 3:  # edited: a format the library wrote, made slightly wrong
+            latest = pick == 1 and last is not None
+            data = last if latest and last is not None else pool[choices.int(0, len(pool) - 1)]
+            if data and choices.int(0, 3) >= (2 if latest else 3):  # a format the library wrote, slightly wrong
                 data = edit(data, choices)
                 self._remember(data)
+                self.state.edited = True
             return data
         data = choices.bytes(MAX_BYTES)
         self._remember(data)
@@ -172,7 +177,7 @@ class ValueMixin:
         """Keep bytes that crossed the boundary (either way) for later arguments; result: a
         call handed them back (the last of those is reused most)."""
         pool = self.state.strings
-        if result and len(data) <= MAX_BYTES:
+        if result and len(data) <= MAX_RESULT:
             self.state.last_result = data
         if len(data) <= MAX_BYTES and data not in pool:
             if len(pool) >= POOL:
