@@ -116,15 +116,25 @@ static void remember_result(const uint8_t *bytes, size_t len) {
     has_last_result = 1;
 }
 
+static uint64_t field(const uint8_t *bytes, size_t len, size_t at, size_t width) {  /* values.py's _field */
+    uint64_t value = 0;
+    for (size_t k = 0; k < width && at + k < len; k++) value |= (uint64_t)bytes[at + k] << (8 * k);
+    return value;
+}
+
 /* harness.sequence.values.edit: one little-endian field of 1, 2 or 4 bytes (at a multiple of its
- * size) set near its old value or its edges, or the bytes cut short there; the new length. */
+ * size) set near its old value or its edges, or the bytes cut short there; the new length. Half
+ * the time the field is one whose value is at most len (a count, an offset, a length, a type). */
 static size_t edit(uint8_t *bytes, size_t len) {
     static const size_t widths[] = {1, 2, 4};
-    size_t width = widths[choose(0, 2)];
-    size_t at = width * (size_t)choose(0, (i128)((len - 1) / width));  /* at a multiple of its width */
+    static uint32_t fits[MAX_RESULT];
+    size_t width = widths[choose(0, 2)], slots = (len - 1) / width + 1, nfits = 0, at;
+    if (choose(0, 1) == 0)
+        for (size_t k = 0; k < slots; k++)
+            if (field(bytes, len, k * width, width) <= len) fits[nfits++] = (uint32_t)k;
+    at = width * (nfits ? fits[choose(0, (i128)nfits - 1)] : (size_t)choose(0, (i128)slots - 1));
     if (width > len - at) width = len - at;
-    uint64_t top = ((uint64_t)1 << (8 * width)) - 1, old = 0, value;
-    for (size_t k = 0; k < width; k++) old |= (uint64_t)bytes[at + k] << (8 * k);
+    uint64_t top = ((uint64_t)1 << (8 * width)) - 1, old = field(bytes, len, at, width), value;
     int pick = (int)choose(0, 7);
     switch (pick) {
     case 7: return at;

@@ -35,19 +35,28 @@ def integer_limits(ffi: Any, ctype: str) -> tuple[int, int]:
 
 def edit(data: bytes, choices: Choices) -> bytes:
     """data with one little-endian field of 1, 2 or 4 bytes (at a multiple of its size) set to a
-    value near its old one or its edges (a count, an offset, a length, a type byte of a format),
-    or cut short there."""
+    value near its old one or its edges, or cut short there. Half the time the field is one whose
+    value is at most the data's length - where a format keeps what its parser trusts: a count, an
+    offset, a length, a type -, else any."""
     width = (1, 2, 4)[choices.int(0, 2)]
-    at = width * choices.int(0, (len(data) - 1) // width)  # at a multiple of its width, as C lays out fields
+    slots = (len(data) - 1) // width + 1  # at a multiple of its width, as C lays out fields
+    fits = [k for k in range(slots) if _field(data, k * width, width) <= len(data)] \
+        if choices.int(0, 1) == 0 else []
+    at = width * (fits[choices.int(0, len(fits) - 1)] if fits else choices.int(0, slots - 1))
     width = min(width, len(data) - at)
     top = (1 << (8 * width)) - 1
-    old = int.from_bytes(data[at:at + width], "little")
+    old = _field(data, at, width)
     pick = choices.int(0, 7)
     if pick == 7:
         return data[:at]
     value = (choices.int(0, top) if pick == 0 else
              (old + 1, old - 1, 0, top, top >> 1, (top >> 1) + 1)[pick - 1]) & top
     return data[:at] + value.to_bytes(width, "little") + data[at + width:]
+
+
+def _field(data: bytes, at: int, width: int) -> int:
+    """The little-endian field of (at most) width bytes at `at`."""
+    return int.from_bytes(data[at:at + width], "little")
 
 
 def check_ranges(ffi: Any, plans: dict[str, list[Arg]]) -> None:
