@@ -239,7 +239,7 @@ class StepWriter:
         lines.append("    if (target) ended = ending_owned_by(target, ended, &nended);")
         lines += ["    if (ngone) forget_all(gone, ngone, target);", "    ending_end(ended, nended);",
                   f"    if (nborrows) check_borrows({index}, hs, nh, target);"]
-        if kind in ("int", "bool") and remembers(fc):
+        if kind in ("int", "bool") and remembers(self.plans[fc.name]):
             lines.append("    take_int(r);")
         reg = fc.registration
         if reg is not None:
@@ -286,7 +286,7 @@ class StepWriter:
             size = "strlen((const char *)got)"
         else:
             size = str(self._sizeof(item))
-        if remembers(fc):
+        if remembers(self.plans[fc.name]):
             lines.append(f"        remember_result(got, {size});")
         if lifetime.kind == "borrowed":
             until = self.until(lifetime)

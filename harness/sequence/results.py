@@ -16,12 +16,18 @@ from harness.sequence.values import POOL
 MAX_BORROWS = 8
 
 
-def remembers(fc: FunctionContract) -> bool:
-    """Whether what the call returns is kept for later arguments: not for a function without
-    parameters, whose result is a constant or state from outside the input (a last-error message
-    an earlier input left): kept, it made an input call differently after other inputs, and a
-    crash found that way did not replay."""
-    return bool(fc.signature.params)
+# what an input gives a call: its objects and its data (a result of a call given only integers,
+# capacities and out-cells can only come from those integers or from state outside the input)
+INPUT_ROLES = frozenset({"handle", "child", "parent_of", "cstring", "takes", "buffer", "registration_id"})
+
+
+def remembers(plan: list[Arg]) -> bool:
+    """Whether what a call returns is kept for later arguments: only when the call is given one
+    of the input's objects or data. A call given nothing, or only integers and room for its
+    answer, returns a constant or state from outside the input (kv_last_error's message an
+    earlier input left, kv_last_error_copy's status that depends on its length): kept, it made
+    an input call differently after other inputs, and a crash found that way did not replay."""
+    return any(arg.role in INPUT_ROLES for arg in plan)
 
 
 class ResultMixin:
@@ -48,7 +54,7 @@ class ResultMixin:
     def _take_result(self, fc: FunctionContract, plan: list[Arg], values: dict[str, Any], result: Any,
                      handles: list[Handle]) -> None:
         ffi, state = self.ffi, self.state
-        if isinstance(result, int) and len(state.ints) < POOL and remembers(fc):
+        if isinstance(result, int) and len(state.ints) < POOL and remembers(plan):
             state.ints.append(result)
         reg = fc.registration
         if reg is not None and (result > 0 if isinstance(result, int) else result != ffi.NULL):
@@ -75,13 +81,13 @@ class ResultMixin:
             return
         read = self._reader(pointer, values.get(lifetime.length) if lifetime.length else None)
         if lifetime.kind == "owned":
-            if remembers(fc):
+            if remembers(self.plans[fc.name]):
                 self._remember(read(), result=True)
             free = getattr(self.lib, lifetime.free)
             free(ffi.cast(ffi.typeof(free).args[0], pointer))
         elif lifetime.kind in ("borrowed", "static"):
             snapshot = read()
-            if remembers(fc):
+            if remembers(self.plans[fc.name]):
                 self._remember(snapshot, result=True)
             if lifetime.kind == "borrowed":
                 self.state.borrows = [*self.state.borrows[-(MAX_BORROWS - 1):], Borrow(
