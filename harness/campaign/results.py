@@ -59,6 +59,10 @@ class FuzzerStats:
                 "seconds": round(self.seconds, 2), "unreproducible": self.unreproducible, "stalled": self.stalled}
 
 
+# what a report says of a finding whose input did not reproduce it alone (reproducible False)
+NOT_ALONE = "did not reproduce alone: it needed the inputs its worker ran before"
+
+
 @dataclass
 class CampaignFinding:
     """A distinct finding of the campaign, with where and when it was first seen."""

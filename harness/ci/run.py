@@ -18,6 +18,7 @@ from pathlib import Path
 
 from harness.atomic import write_atomic
 from harness.campaign.registry import resolve_fuzzers
+from harness.campaign.results import NOT_ALONE
 from harness.campaign.runner import Campaign, CampaignConfig, CampaignFinding
 from harness.ci.reports import junit_suites, sarif
 from harness.errors import EXIT_FINDINGS, EXIT_OK, SetupError
@@ -77,8 +78,7 @@ class CiResult:
 def as_result(found: CampaignFinding) -> ReplayResult:
     """A campaign finding in the shape the reports take."""
     f = found.finding
-    alone = " (did not reproduce alone: it needed the inputs its worker ran before)" \
-        if found.reproducible is False else ""
+    alone = f" ({NOT_ALONE})" if found.reproducible is False else ""
     return ReplayResult(str(found.artifact or ""), "reproduces", f.kind, f.function, f.stack_hash, found.fuzzer,
                         f.title, None, f.file, f.line, found.seconds_to_find, f.summary + alone)
 

@@ -13,6 +13,7 @@ from harness.atomic import write_atomic
 from harness.campaign.progress import Reporter
 from harness.campaign.registry import resolve_fuzzers
 from harness.campaign.report import write_report
+from harness.campaign.results import NOT_ALONE
 from harness.campaign.runner import Campaign, CampaignConfig
 from harness.config import setting
 from harness.errors import EXIT_FINDINGS, EXIT_OK, SetupError, UsageError
@@ -97,7 +98,6 @@ def print_summary(summary: dict) -> None:
         print(f"check off (prebuilt library, binary-only mode): {check}")
     print(f"\n{len(summary['findings'])} distinct finding(s)")
     for f in summary["findings"]:
-        alone = {False: "  (did not reproduce alone: it needed the inputs before it)", None: ""}
-        print(f"  {f['seconds_to_find']:7.1f}s {f['fuzzer']:10} {f['title']}  x{f['count']}"
-              + alone.get(f.get("reproducible"), ""))
+        alone = f"  ({NOT_ALONE})" if f.get("reproducible") is False else ""
+        print(f"  {f['seconds_to_find']:7.1f}s {f['fuzzer']:10} {f['title']}  x{f['count']}{alone}")
         print(f"           replay: {f['replay'] or 'none (the worker ended before it wrote the input)'}")

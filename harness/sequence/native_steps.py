@@ -239,7 +239,7 @@ class StepWriter:
         lines.append("    if (target) ended = ending_owned_by(target, ended, &nended);")
         lines += ["    if (ngone) forget_all(gone, ngone, target);", "    ending_end(ended, nended);",
                   f"    if (nborrows) check_borrows({index}, hs, nh, target);"]
-        if kind in ("int", "bool") and remembers(self.plans[fc.name]):
+        if kind in ("int", "bool") and remembers(plan):
             lines.append("    take_int(r);")
         reg = fc.registration
         if reg is not None:

@@ -170,10 +170,10 @@ class ValueMixin:
         pool = self.state.strings
         pick = choices.int(0, 3) if pool else 3
         if pick <= 1:
-            last = self.state.last_result
-            latest = pick == 1 and last is not None
-            data = last if latest and last is not None else pool[choices.int(0, len(pool) - 1)]
-            if data and choices.int(0, 3) >= (2 if latest else 3):  # a format the library wrote, slightly wrong
+            latest = self.state.last_result if pick == 1 else None
+            data = latest if latest is not None else pool[choices.int(0, len(pool) - 1)]
+            # edited: a format the library wrote, slightly wrong
+            if data and choices.int(0, 3) >= (2 if latest is not None else 3):
                 data = edit(data, choices)
                 self._remember(data)
                 self.state.edited = True
