@@ -9,8 +9,12 @@ check (re-running them, which leaks again) down to the one that leaks and writes
 `leak-<sha1>` artifact.
 
 LeakSanitizer scans conservatively: a stale copy of a leaked pointer in a stack slot nobody has
-overwritten yet hides the block from one check, and the next check finds it. So a clean check
-keeps its inputs as the window before the next one, and the bisection searches both windows.
+overwritten yet hides the block from one check, and a later check finds it. So a clean check
+keeps its inputs as the window before the next one, and the bisection searches both windows;
+within it, a half whose check misses is not taken as clean on that check alone (the other half
+is run too, and a step where neither leaks is run again), and the culprit must leak again when
+run alone. A leak that cannot be pinned on one input is said to be untraced, never pinned on
+an innocent one (its stack is traced again when it is seen again).
 """
 
 from __future__ import annotations
@@ -38,6 +42,9 @@ DEFAULT_LEAK_INTERVAL = 2.0
 LEAK_CHECK_SHARE = 0.1
 RECENT_INPUTS = 200_000
 TRACE_WAIT_SECONDS = 60.0  # at exit, how long a forked leak bisection may still take
+TRACE_ATTEMPTS = 2  # bisections of one window before its leak is called untraced
+STEP_MISSES = 2  # bisection steps where neither half leaked, before a bisection gives up
+UNTRACED_NOTE = "INFO: ffi-harness: a target leak was not traced to one input"
 
 TestOneInput = Callable[[bytes], None]
 
@@ -72,7 +79,7 @@ class LeakWatch:
         self.checks = 0
         self.last_check = time.monotonic()
         self.wait = interval  # until the next check: interval, or longer after a slow check
-        self.tracing: tuple[int, Path] | None = None  # (pid, report file) of the forked bisection
+        self.tracing: tuple[int, Path, set[str]] | None = None  # pid, report file, stack hashes
 
     def after(self, data: bytes) -> None:
         """Record an input that just ran; check for leaks when the interval is over."""
@@ -103,10 +110,10 @@ class LeakWatch:
         inputs = self.earlier + list(self.recent)
         if self.keep_going:
             self.reported |= hashes
-            self._trace_in_copy(inputs, found)
-        else:
-            culprit, confirmed = self._bisect(inputs)
-            sys.stderr.write(self._report(culprit, confirmed or found))
+            self._trace_in_copy(inputs, found, hashes)
+        else:  # the process ends: an untraced leak's report is the last thing it prints
+            text = self._report(inputs, found)
+            sys.stderr.write(text if LEAK_TRACED_NOTE in text else found.report + text)
             sys.stderr.flush()
             os._exit(EXIT_FINDINGS)
         self.earlier = []
@@ -120,7 +127,7 @@ class LeakWatch:
             self.check()
             self.finish_tracing(block=True, timeout=timeout)
 
-    def _trace_in_copy(self, inputs: list[bytes], found: leaks.LeakCheck) -> None:
+    def _trace_in_copy(self, inputs: list[bytes], found: leaks.LeakCheck, hashes: set[str]) -> None:
         """Bisect in a forked copy of this process and let fuzzing go on (see the class)."""
         fd, name = tempfile.mkstemp(prefix="ffih-leak-trace-", suffix=".txt")
         os.close(fd)
@@ -134,20 +141,19 @@ class LeakWatch:
                 # copy's own starts, the shared one: a trace with garbled frames beats none
                 with contextlib.suppress(OSError):
                     detach_symbolizer()
-                culprit, confirmed = self._bisect(inputs)
-                write_atomic(Path(name), self._report(culprit, confirmed or found).encode())
+                write_atomic(Path(name), self._report(inputs, found).encode())
             except BaseException:
                 status = 1
             finally:
                 os._exit(status)
-        self.tracing = (pid, Path(name))
+        self.tracing = (pid, Path(name), hashes)
 
     def finish_tracing(self, block: bool, timeout: float = TRACE_WAIT_SECONDS) -> None:
         """Print the forked bisection's report once it is done (block: wait for it, at most
         timeout seconds, then kill it)."""
         if self.tracing is None:
             return
-        pid, path = self.tracing
+        pid, path, hashes = self.tracing
         deadline = time.monotonic() + timeout
         while True:
             done, status = os.waitpid(pid, os.WNOHANG)
@@ -162,31 +168,59 @@ class LeakWatch:
             return
         self.tracing = None
         text = path.read_text(errors="replace") if path.exists() and path.stat().st_size else \
-            f"INFO: ffi-harness: the leak's input was not traced (the tracing copy ended with status {status})\n"
+            f"{UNTRACED_NOTE} (the tracing copy ended with status {status})\n"
         path.unlink(missing_ok=True)
+        if LEAK_TRACED_NOTE not in text:
+            self.reported -= hashes  # untraced: trace the stack again when it leaks again
         sys.stderr.write(text)
         sys.stderr.flush()
 
-    def _bisect(self, inputs: list[bytes]) -> tuple[bytes, leaks.LeakCheck | None]:
-        """The input that leaks when run again, found by halving; the last input if none does."""
-        confirmed = None
-        while len(inputs) > 1:
-            half = inputs[: len(inputs) // 2]
-            for data in half:
-                self.run(data)
-            found = leaks.check(self.target)
-            if found:
-                inputs, confirmed = half, found
-            else:
-                inputs = inputs[len(inputs) // 2:]
-        if inputs:
-            self.run(inputs[0])
-            again = leaks.check(self.target)
-            confirmed = again or confirmed
-        return (inputs[0] if inputs else b""), confirmed
+    def _trace(self, inputs: list[bytes], wanted: set[str]) -> tuple[bytes, leaks.LeakCheck] | None:
+        """The input of inputs that leaks a stack of wanted again when run alone, with that
+        check; None when no bisection (TRACE_ATTEMPTS of them) finds one."""
+        for _ in range(TRACE_ATTEMPTS):
+            culprit = self._bisect(inputs, wanted)
+            if culprit is None:
+                continue
+            for _ in range(2):  # a stale pointer may hide the rerun's block from one check
+                confirmed = self._leaks([culprit], wanted)
+                if confirmed:
+                    return culprit, confirmed
+        return None
 
-    def _report(self, culprit: bytes, found: leaks.LeakCheck) -> str:
-        """Write the culprit as a leak artifact; the report that names it."""
+    def _bisect(self, inputs: list[bytes], wanted: set[str]) -> bytes | None:
+        """The one input left by halving inputs, keeping the half whose rerun leaks a stack of
+        wanted (the second half is run too when the first one's check finds nothing); None
+        when STEP_MISSES steps found the leak in neither half."""
+        misses = 0
+        while len(inputs) > 1:
+            middle = len(inputs) // 2
+            if self._leaks(inputs[:middle], wanted):
+                inputs = inputs[:middle]
+            elif self._leaks(inputs[middle:], wanted):
+                inputs = inputs[middle:]
+            else:
+                misses += 1
+                if misses > STEP_MISSES:
+                    return None
+        return inputs[0] if inputs else None
+
+    def _leaks(self, inputs: list[bytes], wanted: set[str]) -> leaks.LeakCheck | None:
+        """Run inputs, then check: the check when it found a leak with a stack of wanted."""
+        for data in inputs:
+            self.run(data)
+        found = leaks.check(self.target)
+        return found if wanted & {f.stack_hash for f in found.findings} else None
+
+    def _report(self, inputs: list[bytes], found: leaks.LeakCheck) -> str:
+        """Trace found's leak to one of inputs, write that input as a leak artifact and return
+        the report that names it; when it cannot be traced, a note that says so."""
+        traced = self._trace(inputs, {f.stack_hash for f in found.findings})
+        if traced is None:
+            functions = ", ".join(sorted({f.function or "?" for f in found.findings}))
+            return (f"{UNTRACED_NOTE} ({functions}; {len(inputs)} inputs searched, "
+                    f"{TRACE_ATTEMPTS} bisections): it is traced again when it leaks again\n")
+        culprit, confirmed = traced
         path = write_artifact(self.artifact_prefix, "leak", culprit)
-        return (found.report + f"{LEAK_TRACED_NOTE} ({self.execs} executions, "
+        return (confirmed.report + f"{LEAK_TRACED_NOTE} ({self.execs} executions, "
                 f"{self.checks} leak checks)\n" + artifact_line(self.artifact_prefix, path))
