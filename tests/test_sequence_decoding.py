@@ -63,21 +63,24 @@ def test_an_edit_sets_one_little_endian_field_or_cuts_the_bytes():
     test_native_loop): at a multiple of its size, a 1, 2 or 4-byte field becomes a random value, its old
     value +/- 1 (wrapping), 0, all ones, 0x7f.. or 0x80..; or the bytes end there. A field that
     would pass the end is narrowed to what is left. Half the time (second choice 0) the field is
-    one of those whose value is at most the data's length."""
-    from harness.sequence.values import edit
+    one of those whose value is at most the data's length. The edit says where it was (the
+    field's offset: which field is the behaviour feedback's, edited_field)."""
+    from harness.sequence.values import edit, edited_field
 
     header = bytes.fromhex("4b565331" "0100" "0000" "02000000")  # magic, version, flags, count = 2
     # (width 1/2/4, any field, position / width, what): count + 1, count = 0x7fffffff, count = 0x80000000
-    assert edit(header, _Scripted(2, 1, 2, 1)) == header[:8] + (3).to_bytes(4, "little")
-    assert edit(header, _Scripted(2, 1, 2, 5)) == header[:8] + bytes.fromhex("ffffff7f")
-    assert edit(header, _Scripted(2, 1, 2, 6)) == header[:8] + bytes.fromhex("00000080")
-    assert edit(header, _Scripted(1, 1, 2, 2)) == header[:4] + bytes.fromhex("0000") + header[6:]  # version - 1
-    assert edit(header, _Scripted(1, 1, 3, 2)) == header[:6] + bytes.fromhex("ffff") + header[8:]  # 0 - 1 wraps
-    assert edit(header, _Scripted(0, 1, 0, 0, 0x41)) == b"A" + header[1:]
-    assert edit(header, _Scripted(0, 1, 5, 7)) == header[:5]  # cut short
+    assert edit(header, _Scripted(2, 1, 2, 1))[0] == header[:8] + (3).to_bytes(4, "little")
+    assert edit(header, _Scripted(2, 1, 2, 5))[0] == header[:8] + bytes.fromhex("ffffff7f")
+    assert edit(header, _Scripted(2, 1, 2, 6))[0] == header[:8] + bytes.fromhex("00000080")
+    assert edit(header, _Scripted(1, 1, 2, 2))[0] == header[:4] + bytes.fromhex("0000") + header[6:]  # version - 1
+    assert edit(header, _Scripted(1, 1, 3, 2))[0] == header[:6] + bytes.fromhex("ffff") + header[8:]  # 0 - 1 wraps
+    assert edit(header, _Scripted(0, 1, 0, 0, 0x41))[0] == b"A" + header[1:]
+    assert edit(header, _Scripted(0, 1, 5, 7))[0] == header[:5]  # cut short
     odd = header + b"xy"  # 14 bytes: a 4-byte field at 12 is narrowed to the 2 left
-    assert edit(odd, _Scripted(2, 1, 3, 4)) == header + bytes.fromhex("ffff")
+    assert edit(odd, _Scripted(2, 1, 3, 4))[0] == header + bytes.fromhex("ffff")
     # the fields whose value fits in the 12 bytes: as 4-byte fields 1 (version, flags) and 2 (count)
-    assert edit(header, _Scripted(2, 0, 1, 1)) == header[:8] + (3).to_bytes(4, "little")  # the second: count + 1
-    assert edit(header, _Scripted(1, 0, 0, 2)) == header[:4] + bytes.fromhex("0000") + header[6:]  # version - 1
-    assert edit(b"\xff" * 8, _Scripted(2, 0, 1, 3)) == b"\xff" * 4 + bytes(4)  # none fits: any field
+    assert edit(header, _Scripted(2, 0, 1, 1))[0] == header[:8] + (3).to_bytes(4, "little")  # the second: count + 1
+    assert edit(header, _Scripted(1, 0, 0, 2))[0] == header[:4] + bytes.fromhex("0000") + header[6:]  # version - 1
+    assert edit(b"\xff" * 8, _Scripted(2, 0, 1, 3))[0] == b"\xff" * 4 + bytes(4)  # none fits: any field
+    assert edit(header, _Scripted(2, 1, 2, 1))[1] == 8 and edit(header, _Scripted(0, 1, 5, 7))[1] == 5
+    assert [edited_field(at) for at in (0, 3, 4, 8, 123, 124, 4000)] == [1, 1, 2, 3, 31, 32, 32]

@@ -23,6 +23,7 @@ typedef __int128 i128;
 
 #define MAX_BYTES 96
 #define MAX_RESULT 4096  /* the last result may be longer (values.py's MAX_RESULT) */
+#define EDITED_FIELDS 32  /* values.py's EDITED_FIELDS */
 #define POOL 16
 #define MAX_ARGS 16
 #define FEEDBACK 16384
@@ -73,7 +74,7 @@ static int nkeep, capkeep;
 static struct { uint8_t bytes[MAX_BYTES]; size_t len; } strings[POOL];
 static struct { uint8_t bytes[MAX_RESULT]; size_t len; } last_result;
 static int nstrings, has_last_result;
-static int edited;  /* an argument of the call being made is edited reused bytes (observe) */
+static int edited;  /* the call being made is given edited reused bytes: edited_field (observe) */
 static i128 ints[POOL];
 static int nints;
 static int previous = -1;
@@ -123,9 +124,10 @@ static uint64_t field(const uint8_t *bytes, size_t len, size_t at, size_t width)
 }
 
 /* harness.sequence.values.edit: one little-endian field of 1, 2 or 4 bytes (at a multiple of its
- * size) set near its old value or its edges, or the bytes cut short there; the new length. Half
- * the time the field is one whose value is at most len (a count, an offset, a length, a type). */
-static size_t edit(uint8_t *bytes, size_t len) {
+ * size) set near its old value or its edges, or the bytes cut short there; the new length, and
+ * the field's offset in *where. Half the time the field is one whose value is at most len (a
+ * count, an offset, a length, a type). */
+static size_t edit(uint8_t *bytes, size_t len, size_t *where) {
     static const size_t widths[] = {1, 2, 4};
     static uint32_t fits[MAX_RESULT];
     size_t width = widths[choose(0, 2)], slots = (len - 1) / width + 1, nfits = 0, at;
@@ -136,6 +138,7 @@ static size_t edit(uint8_t *bytes, size_t len) {
     if (width > len - at) width = len - at;
     uint64_t top = ((uint64_t)1 << (8 * width)) - 1, old = field(bytes, len, at, width), value;
     int pick = (int)choose(0, 7);
+    *where = at;
     switch (pick) {
     case 7: return at;
     case 0: value = (uint64_t)choose(0, (i128)top); break;
@@ -168,9 +171,10 @@ static size_t text(uint8_t *out) {  /* out: MAX_RESULT bytes */
             memcpy(out, strings[i].bytes, len);
         }
         if (len && choose(0, 3) >= (latest ? 2 : 3)) {
-            len = edit(out, len);
+            size_t at;
+            len = edit(out, len, &at);
             remember(out, len);
-            edited = 1;
+            edited = 1 + (int)(at / 4 < EDITED_FIELDS - 1 ? at / 4 : EDITED_FIELDS - 1);  /* edited_field */
         }
         return len;
     }
@@ -680,12 +684,12 @@ static uintptr_t feedback_pcs[2 * FEEDBACK];
 void __sanitizer_cov_8bit_counters_init(uint8_t *, uint8_t *) __attribute__((weak));
 void __sanitizer_cov_pcs_init(const uintptr_t *, const uintptr_t *) __attribute__((weak));
 
-/* Behaviour feedback (harness.engine.coverage): the call's outcome (given edited bytes or not),
- * and with the call before. */
+/* Behaviour feedback (harness.engine.coverage): the call's outcome (given edited bytes or not,
+ * and which field was edited), and with the call before. */
 static void observe(int function, int outcome) {
+    uint32_t event = (uint32_t)((function * 257 + outcome) * 64 + edited) * 2654435761u;
     outcome += edited ? 300 : 0;
     edited = 0;
-    uint32_t event = (uint32_t)(function * 257 + outcome) * 2654435761u;
     uint32_t pair = (uint32_t)((previous + 1) * 65599 + function * 257 + outcome) * 2246822519u;
     feedback[(event >> 8) % FEEDBACK]++;
     feedback[(pair >> 8) % FEEDBACK]++;

@@ -100,7 +100,7 @@ class SequenceDriver(ValueMixin, CallbackMixin, ResultMixin):
             if len(self._live(other, owned=True)) < needed and not self._construct(other, choices):
                 return
         values: dict[str, Any] = {}
-        self.state.edited = False
+        self.state.edited = 0
         try:
             for arg in shape.first:
                 values[arg.name] = self._value(fc, arg, choices, values)
@@ -190,7 +190,7 @@ class SequenceDriver(ValueMixin, CallbackMixin, ResultMixin):
         result = getattr(self.lib, fc.name)(*args)
         if self.observe is not None:
             event = f"{fc.name}:{outcome(ffi, result)}{'~edited' if state.edited else ''}"
-            self.observe(event)
+            self.observe(f"{event}@{state.edited}" if state.edited else event)  # which field
             self.observe(f"{state.previous}>{event}")
             state.previous = fc.name
         for param, owner in fc.keeps:  # alive until its keeper is freed (the buffers free themselves)

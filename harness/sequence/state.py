@@ -103,7 +103,7 @@ class RunState:
     keep: list[Any] = field(default_factory=list)
     calling: str = ""
     previous: str = ""  # the function called last (for observe)
-    edited: bool = False  # an argument of the call being made is edited reused bytes (for observe)
+    edited: int = 0  # the call being made is given edited reused bytes: values.edited_field (observe)
     depth: int = 0  # > 0 while a callback makes a reentrant call
     deferred: list[LiveRegistration] = field(default_factory=list)  # ended inside a callback, release may wait
     choices: Choices | None = None  # the input being run, for calls made from callbacks

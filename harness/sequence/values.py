@@ -14,6 +14,7 @@ from harness.sequence.trace import Shown
 MAX_BYTES = 96
 MAX_RESULT = 4096  # the last result may be longer: a snapshot, a compressed stream, a rendered text
 POOL = 16
+EDITED_FIELDS = 32  # edits of the first 31 words of a value are behaviours of their own (edited_field)
 
 
 def element_size(ffi: Any, ctype: str) -> int:
@@ -33,11 +34,11 @@ def integer_limits(ffi: Any, ctype: str) -> tuple[int, int]:
     return 0, (1 << (8 * size)) - 1
 
 
-def edit(data: bytes, choices: Choices) -> bytes:
+def edit(data: bytes, choices: Choices) -> tuple[bytes, int]:
     """data with one little-endian field of 1, 2 or 4 bytes (at a multiple of its size) set to a
-    value near its old one or its edges, or cut short there. Half the time the field is one whose
-    value is at most the data's length - where a format keeps what its parser trusts: a count, an
-    offset, a length, a type -, else any."""
+    value near its old one or its edges, or cut short there; and where (the field's offset).
+    Half the time the field is one whose value is at most the data's length - where a format
+    keeps what its parser trusts: a count, an offset, a length, a type -, else any."""
     width = (1, 2, 4)[choices.int(0, 2)]
     slots = (len(data) - 1) // width + 1  # at a multiple of its width, as C lays out fields
     fits = [k for k in range(slots) if _field(data, k * width, width) <= len(data)] \
@@ -48,10 +49,16 @@ def edit(data: bytes, choices: Choices) -> bytes:
     old = _field(data, at, width)
     pick = choices.int(0, 7)
     if pick == 7:
-        return data[:at]
+        return data[:at], at
     value = (choices.int(0, top) if pick == 0 else
              (old + 1, old - 1, 0, top, top >> 1, (top >> 1) + 1)[pick - 1]) & top
-    return data[:at] + value.to_bytes(width, "little") + data[at + width:]
+    return data[:at] + value.to_bytes(width, "little") + data[at + width:], at
+
+
+def edited_field(at: int) -> int:
+    """Which field an edit at offset `at` changed, for the behaviour feedback: its 4-byte word,
+    the words past EDITED_FIELDS - 1 counted as one (1-based; 0 is "not edited")."""
+    return 1 + min(at // 4, EDITED_FIELDS - 1)
 
 
 def _field(data: bytes, at: int, width: int) -> int:
@@ -165,8 +172,9 @@ class ValueMixin:
         again - half of those times the last bytes a call handed back, so what one call wrote (a
         snapshot, a compressed stream, a rendered text) is what the next reads -, and some of the
         reused ones edited (harness.sequence.values.edit): a quarter from the pool, half of the
-        last result. A call given edited bytes is a behaviour of its own (observe), so an edit
-        the library accepted stays in the corpus, and the next edits start from it."""
+        last result. A call given edited bytes is a behaviour of its own for each field edited
+        (observe, edited_field), so an edit the library accepted stays in the corpus, and so
+        does an input that edits a field no kept input edited - the next edits start from them."""
         pool = self.state.strings
         pick = choices.int(0, 3) if pool else 3
         if pick <= 1:
@@ -174,9 +182,9 @@ class ValueMixin:
             data = latest if latest is not None else pool[choices.int(0, len(pool) - 1)]
             # edited: a format the library wrote, slightly wrong
             if data and choices.int(0, 3) >= (2 if latest is not None else 3):
-                data = edit(data, choices)
+                data, at = edit(data, choices)
                 self._remember(data)
-                self.state.edited = True
+                self.state.edited = edited_field(at)
             return data
         data = choices.bytes(MAX_BYTES)
         self._remember(data)
