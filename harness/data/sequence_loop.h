@@ -23,7 +23,7 @@ typedef __int128 i128;
 
 #define MAX_BYTES 96
 #define MAX_RESULT 4096  /* the last result may be longer (values.py's MAX_RESULT) */
-#define EDITED_FIELDS 32  /* values.py's EDITED_FIELDS */
+#define EDITED_OFFSETS 64  /* values.py's EDITED_OFFSETS */
 #define POOL 16
 #define MAX_ARGS 16
 #define FEEDBACK 16384
@@ -174,7 +174,7 @@ static size_t text(uint8_t *out) {  /* out: MAX_RESULT bytes */
             size_t at;
             len = edit(out, len, &at);
             remember(out, len);
-            edited = 1 + (int)(at / 4 < EDITED_FIELDS - 1 ? at / 4 : EDITED_FIELDS - 1);  /* edited_field */
+            edited = 1 + (int)(at < EDITED_OFFSETS - 1 ? at : EDITED_OFFSETS - 1);  /* edited_field */
         }
         return len;
     }
@@ -687,7 +687,7 @@ void __sanitizer_cov_pcs_init(const uintptr_t *, const uintptr_t *) __attribute_
 /* Behaviour feedback (harness.engine.coverage): the call's outcome (given edited bytes or not,
  * and which field was edited), and with the call before. */
 static void observe(int function, int outcome) {
-    uint32_t event = (uint32_t)((function * 257 + outcome) * 64 + edited) * 2654435761u;
+    uint32_t event = (uint32_t)((function * 257 + outcome) * (EDITED_OFFSETS + 1) + edited) * 2654435761u;
     outcome += edited ? 300 : 0;
     edited = 0;
     uint32_t pair = (uint32_t)((previous + 1) * 65599 + function * 257 + outcome) * 2246822519u;

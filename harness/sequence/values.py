@@ -14,7 +14,7 @@ from harness.sequence.trace import Shown
 MAX_BYTES = 96
 MAX_RESULT = 4096  # the last result may be longer: a snapshot, a compressed stream, a rendered text
 POOL = 16
-EDITED_FIELDS = 32  # edits of the first 31 words of a value are behaviours of their own (edited_field)
+EDITED_OFFSETS = 64  # edits at the first 63 byte offsets of a value are behaviours of their own (edited_field)
 
 
 def element_size(ffi: Any, ctype: str) -> int:
@@ -56,9 +56,9 @@ def edit(data: bytes, choices: Choices) -> tuple[bytes, int]:
 
 
 def edited_field(at: int) -> int:
-    """Which field an edit at offset `at` changed, for the behaviour feedback: its 4-byte word,
-    the words past EDITED_FIELDS - 1 counted as one (1-based; 0 is "not edited")."""
-    return 1 + min(at // 4, EDITED_FIELDS - 1)
+    """Which field an edit at offset `at` changed, for the behaviour feedback: its offset, those
+    past EDITED_OFFSETS - 1 counted as one (1-based; 0 is "not edited")."""
+    return 1 + min(at, EDITED_OFFSETS - 1)
 
 
 def _field(data: bytes, at: int, width: int) -> int:
