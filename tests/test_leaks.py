@@ -334,6 +334,26 @@ def test_a_leak_hidden_from_one_check_is_still_traced_to_its_input(kv, target_co
     assert (tmp_path / f"leak-{hashlib.sha1(b'leaks').hexdigest()}").read_bytes() == b"leaks"
 
 
+
+def test_an_untraced_leak_stack_is_traced_again_a_few_times_only(target_code, tmp_path, capfd):
+    """A leak no input repeats would keep a forked copy bisecting at every check: its stack is
+    traced again after an untraced report UNTRACED_RETRIES times, then left reported."""
+    from harness.engine.leakwatch import UNTRACED_NOTE, UNTRACED_RETRIES
+
+    watch = LeakWatch(lambda data: None, target_code, interval=3600, artifact_prefix=f"{tmp_path}/",
+                      keep_going=True)
+    for attempt in range(UNTRACED_RETRIES + 1):
+        watch.reported.add("stack")
+        report = tmp_path / f"trace-{attempt}.txt"
+        report.write_text(f"{UNTRACED_NOTE} (kv__dup_value; 9 inputs searched, 2 bisections)\n")
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the stand-in for a tracing copy
+            os._exit(0)
+        watch.tracing = (pid, report, {"stack"})
+        watch.finish_tracing(block=True)
+        assert UNTRACED_NOTE in capfd.readouterr().err and not report.exists()
+        assert ("stack" in watch.reported) == (attempt == UNTRACED_RETRIES), attempt
+
 def test_the_wait_for_a_leak_being_traced_at_the_end_is_no_input_timeout(tmp_path):
     """A run whose budget ends while a leak is traced waits for the trace inside libFuzzer's
     callback; that wait is the harness's, so libFuzzer's per-input alarm must not count it

@@ -14,7 +14,7 @@ keeps its inputs as the window before the next one, and the bisection searches b
 within it, a half whose check misses is not taken as clean on that check alone (the other half
 is run too, and a step where neither leaks is run again), and the culprit must leak again when
 run alone. A leak that cannot be pinned on one input is said to be untraced, never pinned on
-an innocent one (its stack is traced again when it is seen again).
+an innocent one (its stack is traced again when it is seen again, UNTRACED_RETRIES times).
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ RECENT_INPUTS = 200_000
 TRACE_WAIT_SECONDS = 60.0  # at exit, how long a forked leak bisection may still take
 TRACE_ATTEMPTS = 2  # bisections of one window before its leak is called untraced
 STEP_MISSES = 2  # bisection steps where neither half leaked, before a bisection gives up
+UNTRACED_RETRIES = 2  # times an untraced leak stack is traced again when it leaks again
 UNTRACED_NOTE = "INFO: ffi-harness: a target leak was not traced to one input"
 
 TestOneInput = Callable[[bytes], None]
@@ -69,6 +70,7 @@ class LeakWatch:
         self.run = run
         self.keep_going = keep_going
         self.reported: set[str] = set()  # stack hashes of leaks already traced (keep_going)
+        self.untraced: dict[str, int] = {}  # times each stack hash was not traced to one input
         self.target = target
         self.interval = interval
         self.every_input = every_input
@@ -170,8 +172,11 @@ class LeakWatch:
         text = path.read_text(errors="replace") if path.exists() and path.stat().st_size else \
             f"{UNTRACED_NOTE} (the tracing copy ended with status {status})\n"
         path.unlink(missing_ok=True)
-        if LEAK_TRACED_NOTE not in text:
-            self.reported -= hashes  # untraced: trace the stack again when it leaks again
+        if LEAK_TRACED_NOTE not in text:  # untraced: trace the stack again when it leaks again,
+            for stack in hashes:  # a few times (a leak no input repeats would keep a copy busy)
+                self.untraced[stack] = self.untraced.get(stack, 0) + 1
+                if self.untraced[stack] <= UNTRACED_RETRIES:
+                    self.reported.discard(stack)
         sys.stderr.write(text)
         sys.stderr.flush()
 
@@ -219,7 +224,7 @@ class LeakWatch:
         if traced is None:
             functions = ", ".join(sorted({f.function or "?" for f in found.findings}))
             return (f"{UNTRACED_NOTE} ({functions}; {len(inputs)} inputs searched, "
-                    f"{TRACE_ATTEMPTS} bisections): it is traced again when it leaks again\n")
+                    f"{TRACE_ATTEMPTS} bisections)\n")
         culprit, confirmed = traced
         path = write_artifact(self.artifact_prefix, "leak", culprit)
         return (confirmed.report + f"{LEAK_TRACED_NOTE} ({self.execs} executions, "
