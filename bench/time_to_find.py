@@ -21,7 +21,8 @@ to the first failing example, before shrinking; `--seeds` are hypothesis seeds):
 Another library (`--target tests/targets/cfgdoc/cfg.toml`): its catalogue's bugs, with the
 configurations that need nothing but its spec (sequence, machine).
 
-    .venv/bin/python bench/time_to_find.py [--seeds 10] [--cap 120] [--configs harness bare] [--target SPEC]
+    .venv/bin/python bench/time_to_find.py [--seeds 10] [--first-seed 1] [--cap 120]
+        [--configs harness bare] [--target SPEC]
 """
 
 from __future__ import annotations
@@ -220,6 +221,7 @@ def summarize(trials: list[dict], cap: float) -> dict[str, object]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--first-seed", type=int, default=1, help="seeds first-seed .. first-seed + seeds - 1")
     parser.add_argument("--cap", type=float, default=120.0, help="seconds before a trial is censored")
     parser.add_argument("--configs", nargs="+", default=list(FUZZER_CONFIGS), choices=CONFIGS)
     parser.add_argument("--bugs", nargs="*", default=None, help="bug ids (default: all a config applies to)")
@@ -247,14 +249,15 @@ def main() -> None:
                     run = partial(native_trial, bug, work=Path(work), target=target)
                 else:
                     run = partial(trial, bug, config, work=Path(work), target=target)
-                trials = [run(seed=seed, cap=args.cap) for seed in range(1, args.seeds + 1)]
+                trials = [run(seed=seed, cap=args.cap) for seed in range(args.first_seed, args.first_seed + args.seeds)]
                 row = summarize(trials, args.cap) | {"times": trials}
                 results[bug.id][config] = row
                 print(f"{bug.id:30} {config:9} {row['found']:>3}/{row['trials']:<2} {_s(row['median_s']):>8} "
                       f"{row['rmst_s']:>6.1f}s {_s(row['median_reached_s']):>8} {_s(row['median_triggered_s']):>7}",
                       flush=True)
             _compare(results[bug.id], args.cap)
-    report = {"target": target.name, "seeds": args.seeds, "cap_s": args.cap, "configs": args.configs, "bugs": results,
+    report = {"target": target.name, "seeds": args.seeds, "first_seed": args.first_seed, "cap_s": args.cap,
+              "configs": args.configs, "bugs": results,
               "measured_at": time.strftime("%Y-%m-%d %H:%M:%S")}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=2))
