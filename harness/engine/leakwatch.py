@@ -182,33 +182,43 @@ class LeakWatch:
 
     def _trace(self, inputs: list[bytes], wanted: set[str]) -> tuple[bytes, leaks.LeakCheck] | None:
         """The input of inputs that leaks a stack of wanted again when run alone, with that
-        check; None when no bisection (TRACE_ATTEMPTS of them) finds one."""
+        check; else one whose run leaked it right after the inputs before it (a leak that needs
+        the library's state from them: the campaign's replay marks it not reproducible alone);
+        None when no bisection (TRACE_ATTEMPTS of them) ends at an input that leaked."""
+        in_context = None
         for _ in range(TRACE_ATTEMPTS):
-            culprit = self._bisect(inputs, wanted)
-            if culprit is None:
+            bisected = self._bisect(inputs, wanted)
+            if bisected is None:
                 continue
+            culprit = bisected[0]
             for _ in range(2):  # a stale pointer may hide the rerun's block from one check
                 confirmed = self._leaks([culprit], wanted)
                 if confirmed:
                     return culprit, confirmed
-        return None
+            in_context = in_context or bisected
+        return in_context
 
-    def _bisect(self, inputs: list[bytes], wanted: set[str]) -> bytes | None:
+    def _bisect(self, inputs: list[bytes], wanted: set[str]) -> tuple[bytes, leaks.LeakCheck] | None:
         """The one input left by halving inputs, keeping the half whose rerun leaks a stack of
-        wanted (the second half is run too when the first one's check finds nothing); None
-        when STEP_MISSES steps found the leak in neither half."""
-        misses = 0
+        wanted (the second half is run too when the first one's check finds nothing), with the
+        check that found its own run leaking; None when STEP_MISSES steps found the leak in
+        neither half, or the last input left was never seen leaking."""
+        misses, last = 0, None
+        if len(inputs) == 1:
+            last = self._leaks(inputs, wanted)
         while len(inputs) > 1:
             middle = len(inputs) // 2
-            if self._leaks(inputs[:middle], wanted):
+            if found := self._leaks(inputs[:middle], wanted):
                 inputs = inputs[:middle]
-            elif self._leaks(inputs[middle:], wanted):
+            elif found := self._leaks(inputs[middle:], wanted):
                 inputs = inputs[middle:]
             else:
                 misses += 1
                 if misses > STEP_MISSES:
                     return None
-        return inputs[0] if inputs else None
+                continue
+            last = found if len(inputs) == 1 else None
+        return (inputs[0], last) if inputs and last is not None else None
 
     def _leaks(self, inputs: list[bytes], wanted: set[str]) -> leaks.LeakCheck | None:
         """Run inputs, then check: the check when it found a leak with a stack of wanted."""
