@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pytest
@@ -37,6 +38,31 @@ def leak_a_target_copy(kv) -> None:
     worker = threading.Thread(target=leak)
     worker.start()
     worker.join()
+
+
+def leaks_on(kv, culprit: bytes) -> Callable[[bytes], None]:
+    """A fuzz target that loses a kv_get_copy result (leak_a_target_copy) on the input culprit
+    and does nothing on any other."""
+
+    def run(data: bytes) -> None:
+        if data == culprit:
+            leak_a_target_copy(kv)
+
+    return run
+
+
+def feed(watch: LeakWatch, inputs: Iterable[bytes]) -> None:
+    """Run each input and let the watch see it, as a fuzzing loop does."""
+    for data in inputs:
+        watch.run(data)
+        watch.after(data)
+
+
+def check_and_trace(watch: LeakWatch, capfd) -> str:
+    """A leak check now and the forked trace it started, run to its end: what stderr got."""
+    watch.check()
+    watch.finish_tracing(block=True)
+    return capfd.readouterr().err
 
 
 def test_leak_through_target_code_is_reported_once(kv, target_code):
@@ -101,9 +127,7 @@ def test_what_a_library_keeps_in_thread_local_storage_is_not_a_leak(kv, target_c
 def test_leak_watch_bisects_to_the_leaking_input(kv, target_code):
     leaks.check(target_code)
 
-    def run(data: bytes) -> None:
-        if data == b"leaks":
-            leak_a_target_copy(kv)
+    run = leaks_on(kv, b"leaks")
 
     watch = LeakWatch(run, target_code, interval=3600, artifact_prefix="unused/")
     inputs = [f"input {i}".encode() for i in range(300)]
@@ -138,9 +162,7 @@ def test_a_leak_hidden_during_the_bisection_is_still_traced_to_its_input(kv, tar
             return hidden.pop()
         return found
 
-    def run(data: bytes) -> None:
-        if data == b"leaks":
-            leak_a_target_copy(kv)
+    run = leaks_on(kv, b"leaks")
 
     inputs = [f"input {i}".encode() for i in range(300)]
     inputs.insert(123, b"leaks")
@@ -168,22 +190,14 @@ def test_a_leak_that_no_rerun_repeats_is_untraced_never_pinned_on_another_input(
             leak_a_target_copy(kv)
 
     watch = LeakWatch(run, target_code, interval=3600, artifact_prefix=f"{tmp_path}/", keep_going=True)
-    for data in [*(f"input {i}".encode() for i in range(20)), b"leaks", b"input 20"]:
-        run(data)
-        watch.after(data)
+    feed(watch, [*(f"input {i}".encode() for i in range(20)), b"leaks", b"input 20"])
     capfd.readouterr()
-    watch.check()
-    watch.finish_tracing(block=True)
-    err = capfd.readouterr().err
+    err = check_and_trace(watch, capfd)
     assert "a target leak was not traced to one input (kv__dup_value" in err, err[-2000:]
     assert "leak traced to one input" not in err and "ERROR: LeakSanitizer" not in err
     assert not list(tmp_path.glob("leak-*")) and not watch.reported
-    for data in [b"input 21", b"leaks again"]:
-        run(data)
-        watch.after(data)
-    watch.check()
-    watch.finish_tracing(block=True)
-    err = capfd.readouterr().err
+    feed(watch, [b"input 21", b"leaks again"])
+    err = check_and_trace(watch, capfd)
     assert "leak traced to one input" in err and "kv__dup_value" in err, err[-2000:]
     assert (tmp_path / f"leak-{hashlib.sha1(b'leaks again').hexdigest()}").read_bytes() == b"leaks again"
 
@@ -219,16 +233,12 @@ def test_campaign_leak_watch_traces_in_a_copy_and_goes_on(kv, target_code, tmp_p
     naming a leak-<sha1> artifact of the culprit, is printed by the watching process."""
     leaks.check(target_code)
 
-    def run(data: bytes) -> None:
-        if data == b"leaks":
-            leak_a_target_copy(kv)
+    run = leaks_on(kv, b"leaks")
 
     watch = LeakWatch(run, target_code, interval=3600, artifact_prefix=f"{tmp_path}/", keep_going=True)
     inputs = [f"input {i}".encode() for i in range(300)]
     inputs.insert(123, b"leaks")
-    for data in inputs:
-        run(data)
-        watch.after(data)
+    feed(watch, inputs)
     capfd.readouterr()
     watch.check()
     assert watch.tracing is not None, "the bisection ran in this process"
@@ -311,27 +321,18 @@ def test_a_leak_hidden_from_one_check_is_still_traced_to_its_input(kv, target_co
             return leaks.LeakCheck((), "")
         return real_check(target)
 
-    def run(data: bytes) -> None:
-        if data == b"leaks":
-            leak_a_target_copy(kv)
+    run = leaks_on(kv, b"leaks")
 
     monkeypatch.setattr(leaks, "check", check_hiding_once)
     watch = LeakWatch(run, target_code, interval=3600, artifact_prefix=f"{tmp_path}/", keep_going=True)
-    for data in [b"leaks", *(f"input {i}".encode() for i in range(40))]:
-        run(data)
-        watch.after(data)
+    feed(watch, [b"leaks", *(f"input {i}".encode() for i in range(40))])
     watch.check()  # the leak is missed here
     assert watch.tracing is None
-    for data in (f"later {i}".encode() for i in range(40)):
-        run(data)
-        watch.after(data)
+    feed(watch, (f"later {i}".encode() for i in range(40)))
     capfd.readouterr()
-    watch.check()
-    watch.finish_tracing(block=True)
-    err = capfd.readouterr().err
+    err = check_and_trace(watch, capfd)
     assert "leak traced to one input" in err and "kv__dup_value" in err, err[-2000:]
     assert (tmp_path / f"leak-{hashlib.sha1(b'leaks').hexdigest()}").read_bytes() == b"leaks"
-
 
 
 def test_an_untraced_leak_stack_is_traced_again_a_few_times_only(target_code, tmp_path, capfd):
