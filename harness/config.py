@@ -100,6 +100,8 @@ OPTIONS = {option.name: option for option in (
     Option("leak_interval", _seconds, 2.0, "shortest wait between leak checks while fuzzing (0: none)"),
     Option("keep_going", _boolean, False, "traced leaks do not end a fuzzing process (campaign workers)"),
     Option("inject", _text, None, "FILE@N: run FILE as input number N (tests of late leak checks)"),
+    Option("leak_trace", _text, None, "internal: a fresh fuzzer process traces the leak this request "
+           "file names, from the library's first state (harness.engine.freshtrace)"),
     Option("canaries", _boolean, False, "log when each planted bug is first reached and triggered (benchmarks)"),
     Option("trace", _boolean, False, "print every call the sequence driver makes, as C"),
     Option("native_loop", _boolean, True, "the sequence fuzzer makes its calls from a compiled loop when the "
@@ -179,6 +181,11 @@ def worker_environment(**values: object) -> dict[str, str]:
             continue
         rendered[OPTIONS[name].variable] = ("1" if value else "0") if isinstance(value, bool) else str(value)
     return rendered
+
+
+def environment_with(**values: object) -> dict[str, str]:
+    """This process's environment with the settings values hands to a child process."""
+    return {**os.environ, **worker_environment(**values)}
 
 
 def cache_root() -> Path:

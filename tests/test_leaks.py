@@ -137,9 +137,9 @@ def test_leak_watch_bisects_to_the_leaking_input(kv, target_code):
     found = leaks.check(target_code)
     traced = watch._trace(inputs, {f.stack_hash for f in found.findings})
     assert traced is not None
-    culprit, confirmed = traced
-    assert culprit == b"leaks"
-    assert confirmed.findings[0].function == "kv__dup_value"
+    culprit, report, alone = traced
+    assert culprit == b"leaks" and alone
+    assert "in kv__dup_value" in report
 
 
 def test_a_leak_hidden_during_the_bisection_is_still_traced_to_its_input(kv, target_code, monkeypatch):
@@ -172,8 +172,8 @@ def test_a_leak_hidden_during_the_bisection_is_still_traced_to_its_input(kv, tar
     monkeypatch.setattr(leaks, "check", check_hiding)
     watch = LeakWatch(run, target_code, interval=3600, artifact_prefix="unused/")
     traced = watch._trace(inputs, {f.stack_hash for f in found.findings})
-    assert traced is not None and traced[0] == b"leaks", (traced, len(checks))
-    assert traced[1].findings[0].function == "kv__dup_value"
+    assert traced is not None and traced[0] == b"leaks" and traced[2], (traced, len(checks))
+    assert "in kv__dup_value" in traced[1]
 
 
 def test_a_leak_that_no_rerun_repeats_is_untraced_never_pinned_on_another_input(kv, target_code,
@@ -345,7 +345,7 @@ def test_an_untraced_leak_stack_is_traced_again_a_few_times_only(target_code, tm
     for attempt in range(UNTRACED_RETRIES + 1):
         watch.reported.add("stack")
         report = tmp_path / f"trace-{attempt}.txt"
-        report.write_text(f"{UNTRACED_NOTE} (kv__dup_value; 9 inputs searched, 2 bisections)\n")
+        report.write_text(f"{UNTRACED_NOTE} (kv__dup_value; 9 inputs searched)\n")
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the stand-in for a tracing copy
             os._exit(0)

@@ -14,7 +14,7 @@ import pytest
 from harness.campaign.registry import resolve_fuzzers
 from harness.campaign.runner import Campaign, CampaignConfig
 from harness.campaign.worker_log import reported_inputs
-from harness.engine.protocol import RECOVERED_NOTE
+from harness.engine.protocol import LEAK_IN_CONTEXT, RECOVERED_NOTE
 from harness.store.replay import ReplayCase, replay
 from harness.target.spec import resolve_target
 from harness.triage import Finding
@@ -72,7 +72,10 @@ def test_a_worker_log_gives_one_finding_per_input():
 
 def _explained(campaign: Campaign, findings: list[Finding], fuzzer: str) -> dict[str, str]:
     """For each finding: the planted bug whose build alone reproduces it (same kind and function)
-    when its input is replayed, or why none does. The clean build must reproduce none of them."""
+    when its input is replayed, or why none does. The clean build must reproduce none of them.
+    A leak the worker traced to an input that leaked only after the inputs before it (the
+    library's state from them: kv's last error buffer) cannot replay alone: it is explained by
+    the catalogued leak of its function, the one bug whose code path leaks there."""
     by_hash = {f.finding.stack_hash: f for f in campaign.result.findings.values()}
     cases = [ReplayCase(by_hash[f.stack_hash].artifact, fuzzer) for f in findings]
     clean = replay(cases, TARGET, "clean", leaks="all")
@@ -86,6 +89,10 @@ def _explained(campaign: Campaign, findings: list[Finding], fuzzer: str) -> dict
         for (finding, _), result in zip(waiting, results, strict=True):
             if (result.kind, result.function) == (finding.kind, finding.function):
                 explained[finding.stack_hash] = bug.id
+    leaks = {(b.kind, b.function): b.id for b in TARGET.bugs if b.kind == "leak"}
+    for finding in findings:
+        if finding.stack_hash not in explained and LEAK_IN_CONTEXT in by_hash[finding.stack_hash].report:
+            explained[finding.stack_hash] = leaks.get((finding.kind, finding.function), "an uncatalogued leak")
     return {f.title: explained.get(f.stack_hash, "no single planted bug reproduces it") for f in findings}
 
 

@@ -13,8 +13,11 @@ overwritten yet hides the block from one check, and a later check finds it. So a
 keeps its inputs as the window before the next one, and the bisection searches both windows;
 within it, a half whose check misses is not taken as clean on that check alone (the other half
 is run too, and a step where neither leaks is run again), and the culprit must leak again when
-run alone. A leak that cannot be pinned on one input is said to be untraced, never pinned on
-an innocent one (its stack is traced again when it is seen again, UNTRACED_RETRIES times).
+run alone. A leak the copy cannot repeat (a first-time path: a buffer that leaks its old block
+only when it grows past anything seen before) is traced again from the library's first state,
+in a fresh process of the same fuzzer (harness.engine.freshtrace). A leak that cannot be pinned
+on one input is said to be untraced, never pinned on an innocent one (its stack is traced again
+when it is seen again, UNTRACED_RETRIES times).
 """
 
 from __future__ import annotations
@@ -30,7 +33,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from harness.atomic import write_atomic
-from harness.engine.protocol import LEAK_TRACED_NOTE, artifact_line, write_artifact
+from harness.engine.freshtrace import FreshTrace
+from harness.engine.protocol import LEAK_IN_CONTEXT, LEAK_TRACED_NOTE, artifact_line, write_artifact
 from harness.errors import EXIT_FINDINGS
 from harness.runtime import leaks
 from harness.runtime.symbolizer import detach_symbolizer
@@ -48,6 +52,8 @@ UNTRACED_RETRIES = 2  # times an untraced leak stack is traced again when it lea
 UNTRACED_NOTE = "INFO: ffi-harness: a target leak was not traced to one input"
 
 TestOneInput = Callable[[bytes], None]
+# inputs, the stack hashes wanted -> where a fresh process of the fuzzer found the leak, or None
+FreshTracer = Callable[[list[bytes], set[str]], "FreshTrace | None"]
 
 
 class LeakWatch:
@@ -56,7 +62,8 @@ class LeakWatch:
     interval: the shortest wait between checks; a check that took t seconds waits at least
     t * (1 - LEAK_CHECK_SHARE) / LEAK_CHECK_SHARE before the next one. keep_going: a traced
     leak is reported and fuzzing goes on (a campaign's workers), each leak stack once per
-    process; otherwise the process ends like a crash.
+    process; otherwise the process ends like a crash. fresh: how to trace a leak the copy
+    cannot repeat from the library's first state (none: such a leak is untraced).
 
     With keep_going, the culprit is searched for in a forked copy of the process (the leaked
     blocks and the library's state come with it): the bisection re-runs up to RECENT_INPUTS
@@ -66,8 +73,10 @@ class LeakWatch:
     interleaves with libFuzzer's own lines."""
 
     def __init__(self, run: TestOneInput, target: TargetCode, *, interval: float,
-                 artifact_prefix: str, every_input: bool = False, keep_going: bool = False) -> None:
+                 artifact_prefix: str, every_input: bool = False, keep_going: bool = False,
+                 fresh: FreshTracer | None = None) -> None:
         self.run = run
+        self.fresh = fresh
         self.keep_going = keep_going
         self.reported: set[str] = set()  # stack hashes of leaks already traced (keep_going)
         self.untraced: dict[str, int] = {}  # times each stack hash was not traced to one input
@@ -82,6 +91,7 @@ class LeakWatch:
         self.last_check = time.monotonic()
         self.wait = interval  # until the next check: interval, or longer after a slow check
         self.tracing: tuple[int, Path, set[str]] | None = None  # pid, report file, stack hashes
+        self.repeated = 0  # bisection checks that found a traced stack again
 
     def after(self, data: bytes) -> None:
         """Record an input that just ran; check for leaks when the interval is over."""
@@ -180,22 +190,29 @@ class LeakWatch:
         sys.stderr.write(text)
         sys.stderr.flush()
 
-    def _trace(self, inputs: list[bytes], wanted: set[str]) -> tuple[bytes, leaks.LeakCheck] | None:
-        """The input of inputs that leaks a stack of wanted again when run alone, with that
-        check; else one whose run leaked it right after the inputs before it (a leak that needs
-        the library's state from them: the campaign's replay marks it not reproducible alone);
-        None when no bisection (TRACE_ATTEMPTS of them) ends at an input that leaked."""
+    def _trace(self, inputs: list[bytes], wanted: set[str]) -> tuple[bytes, str, bool] | None:
+        """The input of inputs that leaks a stack of wanted again when run alone (in this
+        process, else from the library's first state in a fresh one), with the report of the check
+        that showed it and True; else one whose run leaked it right after the inputs before it
+        (a leak that needs the library's state from them), with False; None when no bisection
+        (TRACE_ATTEMPTS of them, then the fresh process's) ends at an input that leaked."""
         in_context = None
         for _ in range(TRACE_ATTEMPTS):
+            repeated = self.repeated
             bisected = self._bisect(inputs, wanted)
+            if bisected is None and self.repeated == repeated:
+                break  # no rerun leaked it at all: this process's state cannot repeat it
             if bisected is None:
                 continue
             culprit = bisected[0]
             for _ in range(2):  # a stale pointer may hide the rerun's block from one check
                 confirmed = self._leaks([culprit], wanted)
                 if confirmed:
-                    return culprit, confirmed
-            in_context = in_context or bisected
+                    return culprit, confirmed.report, True
+            in_context = in_context or (culprit, bisected[1].report, False)
+        fresh = self.fresh(inputs, wanted) if self.fresh is not None else None
+        if fresh is not None and (fresh.alone or in_context is None):
+            return inputs[fresh.index], fresh.report, fresh.alone
         return in_context
 
     def _bisect(self, inputs: list[bytes], wanted: set[str]) -> tuple[bytes, leaks.LeakCheck] | None:
@@ -225,7 +242,10 @@ class LeakWatch:
         for data in inputs:
             self.run(data)
         found = leaks.check(self.target)
-        return found if wanted & {f.stack_hash for f in found.findings} else None
+        if not wanted & {f.stack_hash for f in found.findings}:
+            return None
+        self.repeated += 1
+        return found
 
     def _report(self, inputs: list[bytes], found: leaks.LeakCheck) -> str:
         """Trace found's leak to one of inputs, write that input as a leak artifact and return
@@ -233,9 +253,9 @@ class LeakWatch:
         traced = self._trace(inputs, {f.stack_hash for f in found.findings})
         if traced is None:
             functions = ", ".join(sorted({f.function or "?" for f in found.findings}))
-            return (f"{UNTRACED_NOTE} ({functions}; {len(inputs)} inputs searched, "
-                    f"{TRACE_ATTEMPTS} bisections)\n")
-        culprit, confirmed = traced
+            return f"{UNTRACED_NOTE} ({functions}; {len(inputs)} inputs searched)\n"
+        culprit, report, alone = traced
         path = write_artifact(self.artifact_prefix, "leak", culprit)
-        return (confirmed.report + f"{LEAK_TRACED_NOTE} ({self.execs} executions, "
-                f"{self.checks} leak checks)\n" + artifact_line(self.artifact_prefix, path))
+        context = "" if alone else f"; {LEAK_IN_CONTEXT}"
+        return (report + f"{LEAK_TRACED_NOTE} ({self.execs} executions, {self.checks} leak "
+                f"checks{context})\n" + artifact_line(self.artifact_prefix, path))

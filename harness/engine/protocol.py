@@ -29,6 +29,9 @@ CONTRACT_BANNER = "=== ffi-harness: contract violation (not fatal, fuzzing goes 
 RECOVERED_NOTE = "the sanitizer report above did not end the process (halt_on_error=0): fuzzing goes on"
 STACK_WRITE_NOTE = "the sanitizer report above wrote out of bounds on the stack: the process ends"
 LEAK_TRACED_NOTE = "INFO: ffi-harness: leak traced to one input"
+# ends the note's parenthesis when the input leaked only after the inputs run before it (the
+# library's state from them): its replay alone is expected not to reproduce the leak
+LEAK_IN_CONTEXT = "it leaked after the inputs before it, not alone"
 ATHERIS_BANNER = "=== Uncaught Python exception: ==="
 CALL_TRACE = "ffi-harness sequence: "  # a sequence driver call, as C, before it is made (trace)
 # libFuzzer: "#4096  pulse  cov: 283 ft: 459 corp: 9/179b ..." and the final statistics

@@ -24,6 +24,7 @@ from typing import Any
 
 from harness.config import setting
 from harness.engine import hooks
+from harness.engine.freshtrace import serve_fresh_trace, trace_in_fresh_process
 from harness.engine.leakwatch import LeakWatch, TestOneInput
 from harness.engine.protocol import STOP_NOTE, STOP_SIGNAL, final_executions
 from harness.engine.recovery import ContractViolation, RecoveredReports, ViolationLog
@@ -116,6 +117,10 @@ def run_fuzzer(test_one_input: TestOneInput, argv: list[str] | None = None) -> N
     loaded = session()
     import atheris
 
+    request = setting("leak_trace")
+    if request:  # a fresh process that traces a fuzzing run's leak: no fuzzing
+        serve_fresh_trace(Path(request), test_one_input, loaded.loaded.target.code)
+        return
     args = list(sys.argv if argv is None else argv)
     if _flag(args, "detect_leaks") is None:
         args.insert(1, "-detect_leaks=0")
@@ -123,7 +128,8 @@ def run_fuzzer(test_one_input: TestOneInput, argv: list[str] | None = None) -> N
     budget = _Budget.take(args) if not replaying and _fuzzing(args) else None
     watch = LeakWatch(test_one_input, loaded.loaded.target.code, interval=setting("leak_interval"),
                       artifact_prefix=_flag(args, "artifact_prefix") or "./", every_input=replaying,
-                      keep_going=not replaying and setting("keep_going"))
+                      keep_going=not replaying and setting("keep_going"),
+                      fresh=None if replaying else functools.partial(trace_in_fresh_process, script=sys.argv[0]))
     violations = ViolationLog(watch.artifact_prefix)
     recovered = RecoveredReports(loaded.lib, watch.artifact_prefix)
     stop_requested: list[int] = []
