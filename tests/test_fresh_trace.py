@@ -34,13 +34,15 @@ def _environment(variant: str, **settings: str) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def leak_stack(tmp_path_factory) -> str:
-    """The stack hash of the leak ALONE makes when replayed: LeakSanitizer fired in store_message."""
+    """The stack hash of the leak ALONE makes when replayed: LeakSanitizer fired in store_message,
+    and the replay's only input is the one it names (no rerun of it could leak again)."""
     folder = tmp_path_factory.mktemp("alone")
     (folder / "alone").write_bytes(ALONE)
     out = subprocess.run([sys.executable, str(SCRIPT), str(folder / "alone")], capture_output=True, text=True,
                          env=_environment("last-error-leak"), timeout=300, cwd=folder)
     leaks = [f for f in parse_report(out.stderr, TARGET.code) if f.kind == "leak"]
     assert [f.function for f in leaks] == ["store_message"], out.stderr[-3000:]
+    assert LEAK_TRACED_NOTE in out.stderr and (folder / f"leak-{hashlib.sha1(ALONE).hexdigest()}").exists()
     return leaks[0].stack_hash
 
 

@@ -250,7 +250,10 @@ class LeakWatch:
     def _report(self, inputs: list[bytes], found: leaks.LeakCheck) -> str:
         """Trace found's leak to one of inputs, write that input as a leak artifact and return
         the report that names it; when it cannot be traced, a note that says so."""
-        traced = self._trace(inputs, {f.stack_hash for f in found.findings})
+        if len(inputs) == self.execs == 1:  # the process's only input (a replay): nothing to search
+            traced: tuple[bytes, str, bool] | None = (inputs[0], found.report, True)
+        else:
+            traced = self._trace(inputs, {f.stack_hash for f in found.findings})
         if traced is None:
             functions = ", ".join(sorted({f.function or "?" for f in found.findings}))
             return f"{UNTRACED_NOTE} ({functions}; {len(inputs)} inputs searched)\n"
