@@ -3,7 +3,7 @@
 fuzzed as it is by the sequence fuzzer on the clean (correct) build. Any finding is a false
 positive of the starter or of the driver. Prints a table and writes bench/results/starters.json.
 
-    .venv/bin/python bench/starters.py [--time 300] [--jobs 2] [LIBRARY ...]
+    .venv/bin/python bench/starters.py [--time 300] [--jobs 2] [--out FILE] [LIBRARY ...]
 """
 
 from __future__ import annotations
@@ -59,6 +59,7 @@ def main() -> None:
     parser.add_argument("libraries", nargs="*", help=f"default: all of {', '.join(LIBRARIES)}")
     parser.add_argument("--time", type=float, default=300.0)
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=RESULTS / "starters.json")
     args = parser.parse_args()
     unknown = set(args.libraries) - set(LIBRARIES)
     if unknown:
@@ -72,9 +73,9 @@ def main() -> None:
             print(f"{row['library']:8} {row['functions']:3} called {row['skipped']:2} skipped "
                   f"{row['execs']:>9} execs {row['exec_per_s']:>8.0f}/s cov {row['coverage']:4} "
                   f"findings {len(row['findings'])} {row['findings'][:3]}", flush=True)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "starters.json").write_text(json.dumps(rows, indent=2) + "\n")
-    print(f"written {RESULTS / 'starters.json'}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(rows, indent=2) + "\n")
+    print(f"written {args.out}")
 
 
 if __name__ == "__main__":
