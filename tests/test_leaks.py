@@ -40,6 +40,20 @@ def leak_a_target_copy(kv) -> None:
     worker.join()
 
 
+def leak_an_error_copy(kv) -> None:
+    """Lose one kv_last_error_dup result (on a thread that ends, as leak_a_target_copy)."""
+
+    def leak() -> None:
+        store = kv.lib.kv_open(0)
+        kv.lib.kv_delete(store, b"missing")  # fails: the thread's last error names the key
+        kv.lib.kv_close(store)
+        assert kv.lib.kv_last_error_dup() != kv.ffi.NULL  # [owned] and never freed
+
+    worker = threading.Thread(target=leak)
+    worker.start()
+    worker.join()
+
+
 def leaks_on(kv, culprit: bytes) -> Callable[[bytes], None]:
     """A fuzz target that loses a kv_get_copy result (leak_a_target_copy) on the input culprit
     and does nothing on any other."""
@@ -202,6 +216,27 @@ def test_a_leak_that_no_rerun_repeats_is_untraced_never_pinned_on_another_input(
     assert (tmp_path / f"leak-{hashlib.sha1(b'leaks again').hexdigest()}").read_bytes() == b"leaks again"
 
 
+def test_two_leaks_one_check_finds_are_each_traced_to_their_input(kv, target_code, tmp_path, capfd):
+    """One check can show the leaks of two inputs, with two stacks: each is traced to its own
+    input (before, the second stack was taken as reported with the first and never traced)."""
+    leaks.check(target_code)
+
+    def run(data: bytes) -> None:
+        if data == b"copy":
+            leak_a_target_copy(kv)
+        elif data == b"error":
+            leak_an_error_copy(kv)
+
+    watch = LeakWatch(run, target_code, interval=3600, artifact_prefix=f"{tmp_path}/", keep_going=True)
+    feed(watch, [*(f"input {i}".encode() for i in range(30)), b"copy", b"input 30", b"error", b"input 31"])
+    capfd.readouterr()
+    err = check_and_trace(watch, capfd)
+    assert err.count("leak traced to one input") == 2, err[-3000:]
+    assert "in kv_get_copy" in err and "in kv_last_error_dup" in err
+    assert sorted(p.name for p in tmp_path.glob("leak-*")) == \
+        sorted(f"leak-{hashlib.sha1(name).hexdigest()}" for name in (b"copy", b"error"))
+
+
 def test_leak_watch_waits_longer_after_a_slow_check(target_code, monkeypatch):
     """Leak checks take at most LEAK_CHECK_SHARE of a fuzzer's time, however slow a scan is."""
     real_check = leaks.check
@@ -345,7 +380,7 @@ def test_an_untraced_leak_stack_is_traced_again_a_few_times_only(target_code, tm
     for attempt in range(UNTRACED_RETRIES + 1):
         watch.reported.add("stack")
         report = tmp_path / f"trace-{attempt}.txt"
-        report.write_text(f"{UNTRACED_NOTE} (kv__dup_value; 9 inputs searched)\n")
+        report.write_text(f"{UNTRACED_NOTE} (kv__dup_value [stack]; 9 inputs searched)\n")
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the stand-in for a tracing copy
             os._exit(0)

@@ -89,7 +89,7 @@ def _explained(campaign: Campaign, findings: list[Finding], fuzzer: str) -> dict
         for (finding, _), result in zip(waiting, results, strict=True):
             if (result.kind, result.function) == (finding.kind, finding.function):
                 explained[finding.stack_hash] = bug.id
-    leaks = {(b.kind, b.function): b.id for b in TARGET.bugs if b.kind == "leak"}
+    leaks = {signature: b.id for b in TARGET.bugs if b.kind == "leak" for signature in b.signatures}
     for finding in findings:
         if finding.stack_hash not in explained and LEAK_IN_CONTEXT in by_hash[finding.stack_hash].report:
             explained[finding.stack_hash] = leaks.get((finding.kind, finding.function), "an uncatalogued leak")

@@ -114,17 +114,19 @@ class LeakWatch:
         self.last_check = time.monotonic()
         took = self.last_check - started
         self.wait = max(self.interval, took * (1 - LEAK_CHECK_SHARE) / LEAK_CHECK_SHARE)
-        hashes = {f.stack_hash for f in found.findings}
-        if not found or (self.keep_going and hashes <= self.reported):
+        # each new leak stack is traced on its own: one check can show two leaks of two inputs
+        stacks = [h for h in dict.fromkeys(f.stack_hash for f in found.findings)
+                  if not (self.keep_going and h in self.reported)]
+        if not stacks:
             self.earlier = list(self.recent)
             self.recent.clear()
             return
         inputs = self.earlier + list(self.recent)
         if self.keep_going:
-            self.reported |= hashes
-            self._trace_in_copy(inputs, found, hashes)
+            self.reported |= set(stacks)
+            self._trace_in_copy(inputs, found, stacks)
         else:  # the process ends: an untraced leak's report is the last thing it prints
-            text = self._report(inputs, found)
+            text = self._report(inputs, found, stacks)
             sys.stderr.write(text if LEAK_TRACED_NOTE in text else found.report + text)
             sys.stderr.flush()
             os._exit(EXIT_FINDINGS)
@@ -139,7 +141,7 @@ class LeakWatch:
             self.check()
             self.finish_tracing(block=True, timeout=timeout)
 
-    def _trace_in_copy(self, inputs: list[bytes], found: leaks.LeakCheck, hashes: set[str]) -> None:
+    def _trace_in_copy(self, inputs: list[bytes], found: leaks.LeakCheck, stacks: list[str]) -> None:
         """Bisect in a forked copy of this process and let fuzzing go on (see the class)."""
         fd, name = tempfile.mkstemp(prefix="ffih-leak-trace-", suffix=".txt")
         os.close(fd)
@@ -153,12 +155,12 @@ class LeakWatch:
                 # copy's own starts, the shared one: a trace with garbled frames beats none
                 with contextlib.suppress(OSError):
                     detach_symbolizer()
-                write_atomic(Path(name), self._report(inputs, found).encode())
+                write_atomic(Path(name), self._report(inputs, found, stacks).encode())
             except BaseException:
                 status = 1
             finally:
                 os._exit(status)
-        self.tracing = (pid, Path(name), hashes)
+        self.tracing = (pid, Path(name), set(stacks))
 
     def finish_tracing(self, block: bool, timeout: float = TRACE_WAIT_SECONDS) -> None:
         """Print the forked bisection's report once it is done (block: wait for it, at most
@@ -179,14 +181,16 @@ class LeakWatch:
         if not done:
             return
         self.tracing = None
-        text = path.read_text(errors="replace") if path.exists() and path.stat().st_size else \
-            f"{UNTRACED_NOTE} (the tracing copy ended with status {status})\n"
+        written = path.read_text(errors="replace") if path.exists() and path.stat().st_size else ""
         path.unlink(missing_ok=True)
-        if LEAK_TRACED_NOTE not in text:  # untraced: trace the stack again when it leaks again,
-            for stack in hashes:  # a few times (a leak no input repeats would keep a copy busy)
-                self.untraced[stack] = self.untraced.get(stack, 0) + 1
-                if self.untraced[stack] <= UNTRACED_RETRIES:
-                    self.reported.discard(stack)
+        text = written or f"{UNTRACED_NOTE} (the tracing copy ended with status {status})\n"
+        # a stack not traced is traced again when it leaks again, a few times (a leak no input
+        # repeats would keep a copy busy at every check)
+        untraced = {h for h in hashes if f"[{h}]" in text} if written else hashes
+        for stack in untraced:
+            self.untraced[stack] = self.untraced.get(stack, 0) + 1
+            if self.untraced[stack] <= UNTRACED_RETRIES:
+                self.reported.discard(stack)
         sys.stderr.write(text)
         sys.stderr.flush()
 
@@ -247,16 +251,20 @@ class LeakWatch:
         self.repeated += 1
         return found
 
-    def _report(self, inputs: list[bytes], found: leaks.LeakCheck) -> str:
-        """Trace found's leak to one of inputs, write that input as a leak artifact and return
-        the report that names it; when it cannot be traced, a note that says so."""
+    def _report(self, inputs: list[bytes], found: leaks.LeakCheck, stacks: list[str]) -> str:
+        """Trace each of found's leak stacks to one of inputs, write that input as a leak artifact
+        and return the reports that name them; for a stack that cannot be traced, a note that
+        says so (with the stack hash in brackets)."""
+        return "".join(self._report_stack(inputs, found, stack) for stack in stacks)
+
+    def _report_stack(self, inputs: list[bytes], found: leaks.LeakCheck, stack: str) -> str:
         if len(inputs) == self.execs == 1:  # the process's only input (a replay): nothing to search
             traced: tuple[bytes, str, bool] | None = (inputs[0], found.report, True)
         else:
-            traced = self._trace(inputs, {f.stack_hash for f in found.findings})
+            traced = self._trace(inputs, {stack})
         if traced is None:
-            functions = ", ".join(sorted({f.function or "?" for f in found.findings}))
-            return f"{UNTRACED_NOTE} ({functions}; {len(inputs)} inputs searched)\n"
+            functions = ", ".join(sorted({f.function or "?" for f in found.findings if f.stack_hash == stack}))
+            return f"{UNTRACED_NOTE} ({functions} [{stack}]; {len(inputs)} inputs searched)\n"
         culprit, report, alone = traced
         path = write_artifact(self.artifact_prefix, "leak", culprit)
         context = "" if alone else f"; {LEAK_IN_CONTEXT}"
