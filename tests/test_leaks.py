@@ -379,14 +379,15 @@ def test_an_untraced_leak_stack_is_traced_again_a_few_times_only(target_code, tm
                       keep_going=True)
     for attempt in range(UNTRACED_RETRIES + 1):
         watch.reported.add("stack")
-        report = tmp_path / f"trace-{attempt}.txt"
-        report.write_text(f"{UNTRACED_NOTE} (kv__dup_value [stack]; 9 inputs searched)\n")
+        reports = tmp_path / f"trace-{attempt}"
+        reports.mkdir()
+        (reports / "0.txt").write_text(f"{UNTRACED_NOTE} (kv__dup_value [stack]; 9 inputs searched)\n")
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the stand-in for a tracing copy
             os._exit(0)
-        watch.tracing = (pid, report, {"stack"})
+        watch.tracing = (pid, reports, ["stack"])
         watch.finish_tracing(block=True)
-        assert UNTRACED_NOTE in capfd.readouterr().err and not report.exists()
+        assert UNTRACED_NOTE in capfd.readouterr().err and not reports.exists()
         assert ("stack" in watch.reported) == (attempt == UNTRACED_RETRIES), attempt
 
 def test_the_wait_for_a_leak_being_traced_at_the_end_is_no_input_timeout(tmp_path):

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -90,7 +91,7 @@ class LeakWatch:
         self.checks = 0
         self.last_check = time.monotonic()
         self.wait = interval  # until the next check: interval, or longer after a slow check
-        self.tracing: tuple[int, Path, set[str]] | None = None  # pid, report file, stack hashes
+        self.tracing: tuple[int, Path, list[str]] | None = None  # pid, report folder, stack hashes
         self.repeated = 0  # bisection checks that found a traced stack again
 
     def after(self, data: bytes) -> None:
@@ -142,9 +143,10 @@ class LeakWatch:
             self.finish_tracing(block=True, timeout=timeout)
 
     def _trace_in_copy(self, inputs: list[bytes], found: leaks.LeakCheck, stacks: list[str]) -> None:
-        """Bisect in a forked copy of this process and let fuzzing go on (see the class)."""
-        fd, name = tempfile.mkstemp(prefix="ffih-leak-trace-", suffix=".txt")
-        os.close(fd)
+        """Bisect in a forked copy of this process and let fuzzing go on (see the class). The
+        copy writes each stack's report to a file of its own as soon as it is done, so a copy
+        killed at the end of the run loses only the stack it was tracing."""
+        folder = Path(tempfile.mkdtemp(prefix="ffih-leak-trace-"))
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
@@ -155,19 +157,20 @@ class LeakWatch:
                 # copy's own starts, the shared one: a trace with garbled frames beats none
                 with contextlib.suppress(OSError):
                     detach_symbolizer()
-                write_atomic(Path(name), self._report(inputs, found, stacks).encode())
+                for number, stack in enumerate(stacks):
+                    write_atomic(folder / f"{number}.txt", self._report_stack(inputs, found, stack).encode())
             except BaseException:
                 status = 1
             finally:
                 os._exit(status)
-        self.tracing = (pid, Path(name), set(stacks))
+        self.tracing = (pid, folder, stacks)
 
     def finish_tracing(self, block: bool, timeout: float = TRACE_WAIT_SECONDS) -> None:
-        """Print the forked bisection's report once it is done (block: wait for it, at most
+        """Print the forked bisection's reports once it is done (block: wait for it, at most
         timeout seconds, then kill it)."""
         if self.tracing is None:
             return
-        pid, path, hashes = self.tracing
+        pid, folder, stacks = self.tracing
         deadline = time.monotonic() + timeout
         while True:
             done, status = os.waitpid(pid, os.WNOHANG)
@@ -181,17 +184,20 @@ class LeakWatch:
         if not done:
             return
         self.tracing = None
-        written = path.read_text(errors="replace") if path.exists() and path.stat().st_size else ""
-        path.unlink(missing_ok=True)
-        text = written or f"{UNTRACED_NOTE} (the tracing copy ended with status {status})\n"
-        # a stack not traced is traced again when it leaks again, a few times (a leak no input
-        # repeats would keep a copy busy at every check)
-        untraced = {h for h in hashes if f"[{h}]" in text} if written else hashes
-        for stack in untraced:
-            self.untraced[stack] = self.untraced.get(stack, 0) + 1
-            if self.untraced[stack] <= UNTRACED_RETRIES:
-                self.reported.discard(stack)
-        sys.stderr.write(text)
+        texts = {n: (folder / f"{n}.txt").read_text(errors="replace") for n in range(len(stacks))
+                 if (folder / f"{n}.txt").exists()}
+        shutil.rmtree(folder, ignore_errors=True)
+        for number, stack in enumerate(stacks):
+            text = texts.get(number)
+            if text is None:
+                text = f"{UNTRACED_NOTE} ([{stack}]; the tracing copy ended with status {status})\n"
+            # an untraced stack is traced again when it leaks again, a few times (a leak no
+            # input repeats would keep a copy busy at every check)
+            if LEAK_TRACED_NOTE not in text:
+                self.untraced[stack] = self.untraced.get(stack, 0) + 1
+                if self.untraced[stack] <= UNTRACED_RETRIES:
+                    self.reported.discard(stack)
+            sys.stderr.write(text)
         sys.stderr.flush()
 
     def _trace(self, inputs: list[bytes], wanted: set[str]) -> tuple[bytes, str, bool] | None:
