@@ -6,7 +6,9 @@ from __future__ import annotations
 import ctypes
 import os
 import signal
+import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 PR_SET_PDEATHSIG = 1
@@ -48,3 +50,19 @@ def die_with_parent() -> None:
     """subprocess preexec_fn: the child gets SIGKILL when the process that started it dies (a
     killed campaign leaves no orphaned workers)."""
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+def fork_child(body: Callable[[], int]) -> int:
+    """Fork: the child runs body and exits with what it returns (1 if it raised), never
+    returning here; the parent gets the child's pid. Pending output is flushed first, so the
+    child does not print it again."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child never returns
+        status = 1
+        try:
+            status = body()
+        finally:
+            os._exit(status)
+    return pid

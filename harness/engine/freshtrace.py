@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.atomic import die_with_parent, write_atomic
+from harness.atomic import die_with_parent, fork_child, write_atomic
 from harness.config import environment_with
 from harness.runtime import leaks
 from harness.triage import TargetCode
@@ -147,7 +147,7 @@ class _Probes:
             for number, checkpoint in enumerate(checkpoints):
                 self._run_all(self.inputs[done:checkpoint])
                 done = checkpoint
-                if self._check() is not None:
+                if self._leaked():
                     return LEAKED + number
             return 0
 
@@ -171,7 +171,7 @@ class _Probes:
     def _probe(self, inputs: list[bytes]) -> str | None:
         def probe() -> int:
             self._run_all(inputs)
-            return LEAKED if self._check() is not None else 0
+            return LEAKED if self._leaked() else 0
         self.report.unlink(missing_ok=True)
         return self.report.read_text() if self._child(probe) == LEAKED and self.report.exists() else None
 
@@ -180,24 +180,18 @@ class _Probes:
             with contextlib.suppress(Exception):  # a contract violation is not what is traced
                 self.run(data)
 
-    def _check(self) -> str | None:
+    def _leaked(self) -> bool:
+        """Check now; when the check found the stack, write its report for the parent."""
         found = leaks.check(self.target)
         if not self.wanted & {f.stack_hash for f in found.findings}:
-            return None
+            return False
         write_atomic(self.report, found.report.encode())
-        return found.report
+        return True
 
     def _child(self, body: Callable[[], int]) -> int:
         """body's result, computed in a forked child (which then exits); 0 if it died."""
-        sys.stdout.flush()
-        sys.stderr.flush()
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - the child never returns
-            status = 0
-            try:
-                die_with_parent()
-                status = body()
-            finally:
-                os._exit(status)
-        _, status = os.waitpid(pid, 0)
+        def child() -> int:  # pragma: no cover - in the child
+            die_with_parent()
+            return body()
+        _, status = os.waitpid(fork_child(child), 0)
         return os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 0

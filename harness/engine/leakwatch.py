@@ -33,7 +33,7 @@ from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
-from harness.atomic import write_atomic
+from harness.atomic import fork_child, write_atomic
 from harness.engine.freshtrace import FreshTrace
 from harness.engine.protocol import LEAK_IN_CONTEXT, LEAK_TRACED_NOTE, artifact_line, write_artifact
 from harness.errors import EXIT_FINDINGS
@@ -54,7 +54,7 @@ UNTRACED_NOTE = "INFO: ffi-harness: a target leak was not traced to one input"
 
 TestOneInput = Callable[[bytes], None]
 # inputs, the stack hashes wanted -> where a fresh process of the fuzzer found the leak, or None
-FreshTracer = Callable[[list[bytes], set[str]], "FreshTrace | None"]
+FreshTracer = Callable[[list[bytes], set[str]], FreshTrace | None]
 
 
 class LeakWatch:
@@ -147,23 +147,17 @@ class LeakWatch:
         copy writes each stack's report to a file of its own as soon as it is done, so a copy
         killed at the end of the run loses only the stack it was tracing."""
         folder = Path(tempfile.mkdtemp(prefix="ffih-leak-trace-"))
-        sys.stdout.flush()
-        sys.stderr.flush()
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - the copy never returns
-            status = 0
-            try:
-                # the worker may symbolize a report of its own meanwhile; if no symbolizer of the
-                # copy's own starts, the shared one: a trace with garbled frames beats none
-                with contextlib.suppress(OSError):
-                    detach_symbolizer()
-                for number, stack in enumerate(stacks):
-                    write_atomic(folder / f"{number}.txt", self._report_stack(inputs, found, stack).encode())
-            except BaseException:
-                status = 1
-            finally:
-                os._exit(status)
-        self.tracing = (pid, folder, stacks)
+
+        def copy() -> int:  # pragma: no cover - in the forked copy
+            # the worker may symbolize a report of its own meanwhile; if no symbolizer of the
+            # copy's own starts, the shared one: a trace with garbled frames beats none
+            with contextlib.suppress(OSError):
+                detach_symbolizer()
+            for number, stack in enumerate(stacks):
+                write_atomic(folder / f"{number}.txt", self._report_stack(inputs, found, stack).encode())
+            return 0
+
+        self.tracing = (fork_child(copy), folder, stacks)
 
     def finish_tracing(self, block: bool, timeout: float = TRACE_WAIT_SECONDS) -> None:
         """Print the forked bisection's reports once it is done (block: wait for it, at most
