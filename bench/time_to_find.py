@@ -69,8 +69,10 @@ MACHINE_SURFACES = ("ownership", "callbacks", "binding")  # the hand-written mac
 CANARY = re.compile(r"^INFO: ffi-harness: canary (?P<bug>\S+) (?P<event>reached|triggered) at (?P<at>[\d.]+)$", re.M)
 
 
-def trial(bug: Bug, config: str, seed: int, cap: float, work: Path, target: Target) -> dict[str, float | None]:
-    """One seeded campaign on bug's variant; seconds to reached / triggered / detected (None: not in cap)."""
+def trial(bug: Bug, config: str, seed: int, cap: float, work: Path, target: Target,
+          extra: tuple[str, ...] = ()) -> dict[str, float | None]:
+    """One seeded campaign on bug's variant; seconds to reached / triggered / detected (None: not in cap).
+    extra: libFuzzer flags added to the worker's command line (an A/B of a flag)."""
     spec = fuzzer("sequence" if config == "sequence" else bug.surface, target)
     if config in ("bare", "plain"):
         spec = dataclasses.replace(spec, dictionary=None)
@@ -78,7 +80,7 @@ def trial(bug: Bug, config: str, seed: int, cap: float, work: Path, target: Targ
         spec = dataclasses.replace(spec, script=PLAIN / f"{bug.surface}.py")
     out = work / f"{bug.id}-{config}-{seed}"
     campaign = CampaignConfig((spec,), target, bug.id, out, seconds=cap, seed=seed, use_seeds=config == "harness",
-                              stop_on=bug.signatures)
+                              stop_on=bug.signatures, extra_args=extra)
     started = time.time()
     summary = Campaign(campaign).run().to_dict()
     detected = next((f["seconds_to_find"] for f in summary["findings"]
@@ -227,6 +229,8 @@ def main() -> None:
     parser.add_argument("--bugs", nargs="*", default=None, help="bug ids (default: all a config applies to)")
     parser.add_argument("--out", default=str(RESULTS / "time_to_find.json"))
     parser.add_argument("--target", default=None, help="spec of the library (default: the embedded kv)")
+    parser.add_argument("--fuzzer-arg", action="append", default=[], metavar="FLAG",
+                        help="a libFuzzer flag for the fuzzer configurations, e.g. --fuzzer-arg=-len_control=0")
     args = parser.parse_args()
     target = resolve_target(args.target)
     bugs = [target.bug(b) for b in args.bugs] if args.bugs else list(target.bugs)
@@ -248,7 +252,7 @@ def main() -> None:
                 elif config == "native":
                     run = partial(native_trial, bug, work=Path(work), target=target)
                 else:
-                    run = partial(trial, bug, config, work=Path(work), target=target)
+                    run = partial(trial, bug, config, work=Path(work), target=target, extra=tuple(args.fuzzer_arg))
                 trials = [run(seed=seed, cap=args.cap) for seed in range(args.first_seed, args.first_seed + args.seeds)]
                 row = summarize(trials, args.cap) | {"times": trials}
                 results[bug.id][config] = row
@@ -257,7 +261,7 @@ def main() -> None:
                       flush=True)
             _compare(results[bug.id], args.cap)
     report = {"target": target.name, "seeds": args.seeds, "first_seed": args.first_seed, "cap_s": args.cap,
-              "configs": args.configs, "bugs": results,
+              "configs": args.configs, "fuzzer_args": args.fuzzer_arg, "bugs": results,
               "measured_at": time.strftime("%Y-%m-%d %H:%M:%S")}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=2))
