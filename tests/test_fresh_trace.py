@@ -49,7 +49,9 @@ def leak_stack(tmp_path_factory) -> str:
 @pytest.mark.parametrize("inputs, index, alone", [
     ([b"a", b"bb", b"ccccccccc", b"d"], 1, False),  # only "bb" after "a" leaks; none leaks alone
     ([b"a", b"bb", b"ccccccccc", b"d", ALONE], 4, True),  # the longest input leaks alone
-], ids=["in-context", "alone"])
+    # deep in a long run: the checkpoints 128 and 256 bound it, the search moves forward from 128
+    ([b"a"] * 200 + [b"bb"] + [b"a"] * 90, 200, False),
+], ids=["in-context", "alone", "deep"])
 def test_a_fresh_process_finds_the_input_that_leaks_from_the_first_state(leak_stack, monkeypatch,
                                                                          inputs, index, alone):
     monkeypatch.setenv("FFI_HARNESS_VARIANT", "last-error-leak")

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.engine.leakwatch import LEAK_CHECK_SHARE, LeakWatch
+from harness.engine.leakwatch import LEAK_CHECK_SHARE, UNTRACED_NOTE, LeakWatch
+from harness.errors import EXIT_FINDINGS
 from harness.runtime import allocations, leaks
 from harness.runtime.support import support_library
 from harness.triage.symbolize import symbolize_report
@@ -237,6 +238,45 @@ def test_two_leaks_one_check_finds_are_each_traced_to_their_input(kv, target_cod
         sorted(f"leak-{hashlib.sha1(name).hexdigest()}" for name in (b"copy", b"error"))
 
 
+def test_a_process_that_ends_on_a_leak_shows_the_block_of_the_stack_it_could_not_trace(kv, target_code, tmp_path):
+    """Without keep_going the process ends at its first leak. One check with a traced stack and
+    one no rerun repeats: the untraced stack's LeakSanitizer block is printed with its note
+    (before, only the traced report was, and the other leak was seen only as a note)."""
+    leaks.check(target_code)
+    errors_lost: list[bytes] = []
+
+    def run(data: bytes) -> None:
+        if data == b"copy":
+            leak_a_target_copy(kv)
+        elif data == b"error" and not errors_lost:
+            errors_lost.append(data)
+            leak_an_error_copy(kv)
+
+    watch = LeakWatch(run, target_code, interval=3600, artifact_prefix=f"{tmp_path}/")
+    inputs = [*(f"input {i}".encode() for i in range(30)), b"copy", b"input 30", b"error", b"input 31"]
+    log = tmp_path / "stderr"
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the process that ends on the leak (this one must not)
+        try:
+            sys.stderr = open(log, "w")  # noqa: SIM115 - the child ends in watch.check()
+            for data in inputs:
+                run(data)
+                watch.recent.append(data)
+            watch.check()
+        finally:
+            os._exit(0)
+    _, status = os.waitpid(pid, 0)
+    err = log.read_text(errors="replace")
+    assert os.waitstatus_to_exitcode(status) == EXIT_FINDINGS, err[-3000:]
+    assert err.count("leak traced to one input") == 1, err[-3000:]
+    assert "a target leak was not traced to one input (kv_last_error_dup" in err, err[-3000:]
+    shown_first = err.split("SUMMARY: LeakSanitizer")[0]  # the check's report, the untraced stack only
+    assert "in kv_last_error_dup" in shown_first and "in kv_get_copy" not in shown_first, err[-3000:]
+    traced = err.split("leak traced to one input")[0].split("SUMMARY: LeakSanitizer")[1]
+    assert "in kv_get_copy" in traced and "in kv_last_error_dup" not in traced, err[-3000:]
+    assert [p.name for p in tmp_path.glob("leak-*")] == [f"leak-{hashlib.sha1(b'copy').hexdigest()}"]
+
+
 def test_leak_watch_waits_longer_after_a_slow_check(target_code, monkeypatch):
     """Leak checks take at most LEAK_CHECK_SHARE of a fuzzer's time, however slow a scan is."""
     real_check = leaks.check
@@ -373,7 +413,7 @@ def test_a_leak_hidden_from_one_check_is_still_traced_to_its_input(kv, target_co
 def test_an_untraced_leak_stack_is_traced_again_a_few_times_only(target_code, tmp_path, capfd):
     """A leak no input repeats would keep a forked copy bisecting at every check: its stack is
     traced again after an untraced report UNTRACED_RETRIES times, then left reported."""
-    from harness.engine.leakwatch import UNTRACED_NOTE, UNTRACED_RETRIES
+    from harness.engine.leakwatch import UNTRACED_RETRIES
 
     watch = LeakWatch(lambda data: None, target_code, interval=3600, artifact_prefix=f"{tmp_path}/",
                       keep_going=True)

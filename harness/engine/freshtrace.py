@@ -6,7 +6,9 @@ that leaks its old block only when it grows past the longest message seen so far
 is filled once. A fresh process of the same fuzzer script starts where the fuzzing run started.
 It runs the inputs in forked children of itself, each from its untouched state: one child runs
 them in order with a leak check at 1, 2, 4, ... inputs, the first checkpoint that leaks bounds a
-binary search over prefixes, and the input that ends the shortest leaking prefix is run alone.
+binary search over prefixes (in a child that moves forward through the inputs as the search
+does, so each input runs about twice), and the input that ends the shortest leaking prefix is
+run alone.
 When it does not leak alone (the leak needs a state the inputs before it left), the longest
 inputs are run alone, the ones most likely to build that state themselves; when none of them
 leaks either, the answer is the prefix's last input, in context.
@@ -93,26 +95,15 @@ def serve_fresh_trace(request: Path, run: Callable[[bytes], None], target: Targe
     inputs = _unpack(request.with_suffix(".inputs").read_bytes())
     probes = _Probes(inputs, wanted, run, target, request.with_suffix(".probe"))
     bounds = probes.first_leaking_checkpoint()
-    if bounds is None:
+    searched = probes.shortest_leaking_prefix(*bounds) if bounds is not None else None
+    if searched is None:
         return
-    low, high = bounds  # the prefix of low inputs did not leak, the one of high did
-    report = None
-    while high - low > 1:
-        middle = (low + high) // 2
-        if (found := probes.prefix(middle)) is not None:
-            high, report = middle, found
-        else:
-            low = middle
-    culprit = high - 1
+    culprit, report = searched[0] - 1, searched[1]
     alone = probes.alone(culprit, tries=2)
     for other in _longest(inputs, ALONE_CANDIDATES, but=culprit) if alone is None else ():
         if (alone := probes.alone(other, tries=1)) is not None:
             culprit = other
             break
-    if alone is None and report is None:
-        report = probes.prefix(high)
-    if alone is None and report is None:
-        return
     answer = {"index": culprit, "alone": alone is not None, "report": alone or report}
     write_atomic(request.with_suffix(".result"), json.dumps(answer).encode())
 
@@ -133,9 +124,10 @@ class _Probes:
                  target: TargetCode, report: Path) -> None:
         self.inputs, self.wanted, self.run, self.target, self.report = inputs, wanted, run, target, report
 
-    def first_leaking_checkpoint(self) -> tuple[int, int] | None:
-        """(a, b): the checkpoints (1, 2, 4, ..., all inputs) around the first check that found
-        the stack, in one child that runs the inputs in order; None when none did."""
+    def first_leaking_checkpoint(self) -> tuple[int, int, str] | None:
+        """(a, b, report): the checkpoints (1, 2, 4, ..., all inputs) around the first check that
+        found the stack, and that check's report, in one child that runs the inputs in order;
+        None when no check did."""
         checkpoints, size = [], 1
         while size < len(self.inputs):
             checkpoints.append(size)
@@ -151,15 +143,43 @@ class _Probes:
                     return LEAKED + number
             return 0
 
+        self.report.unlink(missing_ok=True)
         status = self._child(forward)
-        if status < LEAKED or status - LEAKED >= len(checkpoints):
+        if status < LEAKED or status - LEAKED >= len(checkpoints) or not self.report.exists():
             return None
         number = status - LEAKED
-        return (checkpoints[number - 1] if number else 0), checkpoints[number]
+        return (checkpoints[number - 1] if number else 0), checkpoints[number], self.report.read_text()
 
-    def prefix(self, count: int) -> str | None:
-        """The report of the check after the first count inputs, when it found the stack."""
-        return self._probe(self.inputs[:count])
+    def shortest_leaking_prefix(self, low: int, high: int, report: str) -> tuple[int, str] | None:
+        """(n, its report): the shortest prefix of the inputs whose run leaks the stack, given that
+        the first low inputs did not and the first high did (with report). One child runs the
+        first low inputs, then asks a child of its own whether the first half of the rest leaks:
+        if not, it runs that half itself and goes on from there, so no input runs more than about
+        twice. None when that child's own check finds the stack after the first low inputs (a
+        block an earlier check missed: the search could not tell which input leaked it)."""
+        result = self.report.with_suffix(".search")
+
+        def search() -> int:
+            nonlocal low, high, report
+            self._run_all(self.inputs[:low])
+            if self._leaked():
+                return 0
+            while high - low > 1:
+                middle = (low + high) // 2
+                if (found := self._probe(self.inputs[low:middle])) is not None:
+                    high, report = middle, found
+                else:
+                    self._run_all(self.inputs[low:middle])
+                    low = middle
+            write_atomic(result, json.dumps([high, report]).encode())
+            return 0
+
+        result.unlink(missing_ok=True)
+        self._child(search)
+        if not result.exists():
+            return None
+        high, report = json.loads(result.read_text())
+        return high, report
 
     def alone(self, index: int, tries: int) -> str | None:
         """The report of the check after input index alone, when one of tries found the stack."""

@@ -32,6 +32,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 from harness.atomic import fork_child, write_atomic
 from harness.engine.freshtrace import FreshTrace
@@ -55,6 +56,15 @@ UNTRACED_NOTE = "INFO: ffi-harness: a target leak was not traced to one input"
 TestOneInput = Callable[[bytes], None]
 # inputs, the stack hashes wanted -> where a fresh process of the fuzzer found the leak, or None
 FreshTracer = Callable[[list[bytes], set[str]], FreshTrace | None]
+
+
+class Bisection(NamedTuple):
+    """Where one bisection of a window ended: the input left and the check that saw its own run
+    leak (None when it gave up), and whether any of its reruns leaked a wanted stack at all."""
+
+    culprit: bytes | None
+    check: leaks.LeakCheck | None
+    seen: bool
 
 
 class LeakWatch:
@@ -92,7 +102,6 @@ class LeakWatch:
         self.last_check = time.monotonic()
         self.wait = interval  # until the next check: interval, or longer after a slow check
         self.tracing: tuple[int, Path, list[str]] | None = None  # pid, report folder, stack hashes
-        self.repeated = 0  # bisection checks that found a traced stack again
 
     def after(self, data: bytes) -> None:
         """Record an input that just ran; check for leaks when the interval is over."""
@@ -126,9 +135,10 @@ class LeakWatch:
         if self.keep_going:
             self.reported |= set(stacks)
             self._trace_in_copy(inputs, found, stacks)
-        else:  # the process ends: an untraced leak's report is the last thing it prints
-            text = self._report(inputs, found, stacks)
-            sys.stderr.write(text if LEAK_TRACED_NOTE in text else found.report + text)
+        else:  # the process ends: the leaks of untraced stacks are shown as they were found
+            texts = [self._report_stack(inputs, found, stack) for stack in stacks]
+            untraced = {stack for stack, text in zip(stacks, texts, strict=True) if LEAK_TRACED_NOTE not in text}
+            sys.stderr.write((found.report_of(untraced) if untraced else "") + "".join(texts))
             sys.stderr.flush()
             os._exit(EXIT_FINDINGS)
         self.earlier = []
@@ -202,62 +212,58 @@ class LeakWatch:
         (TRACE_ATTEMPTS of them, then the fresh process's) ends at an input that leaked."""
         in_context = None
         for _ in range(TRACE_ATTEMPTS):
-            repeated = self.repeated
             bisected = self._bisect(inputs, wanted)
-            if bisected is None and self.repeated == repeated:
+            if not bisected.seen:
                 break  # no rerun leaked it at all: this process's state cannot repeat it
-            if bisected is None:
+            if bisected.culprit is None or bisected.check is None:
                 continue
-            culprit = bisected[0]
             for _ in range(2):  # a stale pointer may hide the rerun's block from one check
-                confirmed = self._leaks([culprit], wanted)
+                confirmed = self._leaks([bisected.culprit], wanted)
                 if confirmed:
-                    return culprit, confirmed.report, True
-            in_context = in_context or (culprit, bisected[1].report, False)
+                    return bisected.culprit, confirmed.report, True
+            in_context = in_context or (bisected.culprit, bisected.check.report, False)
         fresh = self.fresh(inputs, wanted) if self.fresh is not None else None
         if fresh is not None and (fresh.alone or in_context is None):
             return inputs[fresh.index], fresh.report, fresh.alone
         return in_context
 
-    def _bisect(self, inputs: list[bytes], wanted: set[str]) -> tuple[bytes, leaks.LeakCheck] | None:
-        """The one input left by halving inputs, keeping the half whose rerun leaks a stack of
-        wanted (the second half is run too when the first one's check finds nothing), with the
-        check that found its own run leaking; None when STEP_MISSES steps found the leak in
-        neither half, or the last input left was never seen leaking."""
-        misses, last = 0, None
+    def _bisect(self, inputs: list[bytes], wanted: set[str]) -> Bisection:
+        """Halve inputs, keeping the half whose rerun leaks a stack of wanted (the second half is
+        run too when the first one's check finds nothing), down to one input whose own run was
+        seen leaking; no culprit when STEP_MISSES steps found the leak in neither half (the first
+        one, when a fresh process can trace it), or the last input left was never seen leaking."""
+        misses, last, seen = 0, None, False
         if len(inputs) == 1:
             last = self._leaks(inputs, wanted)
+            seen = last is not None
         while len(inputs) > 1:
             middle = len(inputs) // 2
             if found := self._leaks(inputs[:middle], wanted):
                 inputs = inputs[:middle]
             elif found := self._leaks(inputs[middle:], wanted):
                 inputs = inputs[middle:]
-            else:
-                misses += 1
-                if misses > STEP_MISSES:
-                    return None
+            else:  # a step where neither half leaked is run again, unless no rerun leaked
+                misses += 1  # yet and a fresh process can trace it from the library's first state
+                if misses > STEP_MISSES or (not seen and self.fresh is not None):
+                    return Bisection(None, None, seen)
                 continue
+            seen = True
             last = found if len(inputs) == 1 else None
-        return (inputs[0], last) if inputs and last is not None else None
+        if not inputs or last is None:
+            return Bisection(None, None, seen)
+        return Bisection(inputs[0], last, True)
 
     def _leaks(self, inputs: list[bytes], wanted: set[str]) -> leaks.LeakCheck | None:
         """Run inputs, then check: the check when it found a leak with a stack of wanted."""
         for data in inputs:
             self.run(data)
         found = leaks.check(self.target)
-        if not wanted & {f.stack_hash for f in found.findings}:
-            return None
-        self.repeated += 1
-        return found
-
-    def _report(self, inputs: list[bytes], found: leaks.LeakCheck, stacks: list[str]) -> str:
-        """Trace each of found's leak stacks to one of inputs, write that input as a leak artifact
-        and return the reports that name them; for a stack that cannot be traced, a note that
-        says so (with the stack hash in brackets)."""
-        return "".join(self._report_stack(inputs, found, stack) for stack in stacks)
+        return found if wanted & {f.stack_hash for f in found.findings} else None
 
     def _report_stack(self, inputs: list[bytes], found: leaks.LeakCheck, stack: str) -> str:
+        """Trace found's leak of stack to one of inputs, write that input as a leak artifact and
+        return the report that names it; when it cannot be traced, a note that says so (with the
+        stack hash in brackets)."""
         if len(inputs) == self.execs == 1:  # the process's only input (a replay): nothing to search
             traced: tuple[bytes, str, bool] | None = (inputs[0], found.report, True)
         else:

@@ -31,9 +31,22 @@ class LeakCheck:
 
     findings: tuple[Finding, ...]
     report: str
+    blocks: tuple[str, ...] = ()  # each finding's LeakSanitizer block, in the same order
 
     def __bool__(self) -> bool:
         return bool(self.findings)
+
+    def report_of(self, stacks: set[str]) -> str:
+        """The report with only the blocks of the leaks whose stack hash is in stacks."""
+        return _report_text([b for f, b in zip(self.findings, self.blocks, strict=True) if f.stack_hash in stacks])
+
+
+def _report_text(blocks: list[str]) -> str:
+    """A LeakSanitizer report of this process that shows blocks."""
+    return ("=================================================================\n"
+            f"=={os.getpid()}==ERROR: LeakSanitizer: detected memory leaks\n\n"
+            + "".join(blocks)
+            + f"SUMMARY: LeakSanitizer: {len(blocks)} target leak(s) (CPython's own filtered out).\n")
 
 
 def available() -> bool:
@@ -111,11 +124,7 @@ def check(target: TargetCode) -> LeakCheck:
         findings.append(found[0])
     if not findings:
         return LeakCheck((), "")
-    text = ("=================================================================\n"
-            f"=={os.getpid()}==ERROR: LeakSanitizer: detected memory leaks\n\n"
-            + "".join(kept_blocks)
-            + f"SUMMARY: LeakSanitizer: {len(findings)} target leak(s) (CPython's own filtered out).\n")
-    return LeakCheck(tuple(findings), text)
+    return LeakCheck(tuple(findings), _report_text(kept_blocks), tuple(kept_blocks))
 
 
 def check_since_mark(target: TargetCode) -> LeakCheck:
