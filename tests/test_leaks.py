@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.engine.leakwatch import LEAK_CHECK_SHARE, UNTRACED_NOTE, LeakWatch
+from harness.engine.leakwatch import LEAK_CHECK_SHARE, UNTRACED_NOTE, LeakWatch, TracingCopy
 from harness.errors import EXIT_FINDINGS
 from harness.runtime import allocations, leaks
 from harness.runtime.support import support_library
@@ -317,7 +317,7 @@ def test_campaign_leak_watch_traces_in_a_copy_and_goes_on(kv, target_code, tmp_p
     capfd.readouterr()
     watch.check()
     assert watch.tracing is not None, "the bisection ran in this process"
-    pid = watch.tracing[0]
+    pid = watch.tracing.pid
     watch.after(b"next input")  # fuzzing goes on; no new check while the copy traces
     assert watch.checks == 1
     watch.finish_tracing(block=True)
@@ -425,10 +425,42 @@ def test_an_untraced_leak_stack_is_traced_again_a_few_times_only(target_code, tm
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the stand-in for a tracing copy
             os._exit(0)
-        watch.tracing = (pid, reports, ["stack"])
+        watch.tracing = TracingCopy(pid, reports, ["stack"])
         watch.finish_tracing(block=True)
         assert UNTRACED_NOTE in capfd.readouterr().err and not reports.exists()
         assert ("stack" in watch.reported) == (attempt == UNTRACED_RETRIES), attempt
+
+def test_a_stack_traced_while_the_copy_still_traces_another_is_printed_before_the_copy_ends(
+        target_code, tmp_path, capfd):
+    """A copy traces a check's stacks one after the other: the first one's report is printed
+    as soon as its file is there (the finding is recorded then), not when the copy ends."""
+    watch = LeakWatch(lambda data: None, target_code, interval=3600, artifact_prefix=f"{tmp_path}/",
+                      keep_going=True)
+    reports = tmp_path / "trace"
+    reports.mkdir()
+    release = tmp_path / "release"
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the stand-in for a tracing copy, on its second stack
+        try:
+            (reports / "0.txt").write_text("first report\nINFO: ffi-harness: leak traced to one input (1 executions)\n")
+            while not release.exists():
+                time.sleep(0.01)
+        finally:
+            os._exit(0)
+    watch.reported |= {"first", "second"}
+    watch.tracing = TracingCopy(pid, reports, ["first", "second"])
+    deadline = time.monotonic() + 60
+    while "first report" not in (err := capfd.readouterr().err) and time.monotonic() < deadline:
+        watch.finish_tracing(block=False)
+        time.sleep(0.05)
+    assert "first report" in err and watch.tracing is not None, "printed only when the copy ends"
+    release.touch()
+    watch.finish_tracing(block=True)
+    err = capfd.readouterr().err
+    assert "first report" not in err, "printed twice"
+    assert f"{UNTRACED_NOTE} ([second]; the tracing copy ended with status 0)" in err, err
+    assert watch.reported == {"first"}, "the unfinished stack is traced again when it leaks again"
+
 
 def test_the_wait_for_a_leak_being_traced_at_the_end_is_no_input_timeout(tmp_path):
     """A run whose budget ends while a leak is traced waits for the trace inside libFuzzer's

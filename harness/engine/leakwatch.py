@@ -31,6 +31,7 @@ import tempfile
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
@@ -50,6 +51,7 @@ RECENT_INPUTS = 200_000
 TRACE_WAIT_SECONDS = 60.0  # at exit, how long a forked leak bisection may still take
 TRACE_ATTEMPTS = 2  # bisections of one window before its leak is called untraced
 STEP_MISSES = 2  # bisection steps where neither half leaked, before a bisection gives up
+REPORT_POLL_SECONDS = 0.5  # while a copy traces, how often its finished reports are looked for
 UNTRACED_RETRIES = 2  # times an untraced leak stack is traced again when it leaks again
 UNTRACED_NOTE = "INFO: ffi-harness: a target leak was not traced to one input"
 
@@ -65,6 +67,17 @@ class Bisection(NamedTuple):
     culprit: bytes | None
     check: leaks.LeakCheck | None
     seen: bool
+
+
+@dataclass
+class TracingCopy:
+    """A forked copy tracing leak stacks: the report of stacks[n] appears as folder/<n>.txt."""
+
+    pid: int
+    folder: Path
+    stacks: list[str]
+    printed: set[int] = field(default_factory=set)
+    polled: float = 0.0  # when the folder was last looked at
 
 
 class LeakWatch:
@@ -101,7 +114,7 @@ class LeakWatch:
         self.checks = 0
         self.last_check = time.monotonic()
         self.wait = interval  # until the next check: interval, or longer after a slow check
-        self.tracing: tuple[int, Path, list[str]] | None = None  # pid, report folder, stack hashes
+        self.tracing: TracingCopy | None = None  # the forked copy tracing the last check's leaks
 
     def after(self, data: bytes) -> None:
         """Record an input that just ran; check for leaks when the interval is over."""
@@ -167,34 +180,48 @@ class LeakWatch:
                 write_atomic(folder / f"{number}.txt", self._report_stack(inputs, found, stack).encode())
             return 0
 
-        self.tracing = (fork_child(copy), folder, stacks)
+        self.tracing = TracingCopy(fork_child(copy), folder, stacks)
 
     def finish_tracing(self, block: bool, timeout: float = TRACE_WAIT_SECONDS) -> None:
-        """Print the forked bisection's reports once it is done (block: wait for it, at most
-        timeout seconds, then kill it)."""
+        """Print the reports the forked bisection has finished (at most every REPORT_POLL_SECONDS
+        while it runs, all of them when it is done); block: wait for it to end, at most timeout
+        seconds, then kill it."""
         if self.tracing is None:
             return
-        pid, folder, stacks = self.tracing
+        tracing = self.tracing
         deadline = time.monotonic() + timeout
         while True:
-            done, status = os.waitpid(pid, os.WNOHANG)
+            done, status = os.waitpid(tracing.pid, os.WNOHANG)
             if done or not block:
                 break
             if time.monotonic() > deadline:
-                os.kill(pid, signal.SIGKILL)
-                done, status = os.waitpid(pid, 0)
+                os.kill(tracing.pid, signal.SIGKILL)
+                done, status = os.waitpid(tracing.pid, 0)
                 break
             time.sleep(0.01)
         if not done:
+            if time.monotonic() - tracing.polled >= REPORT_POLL_SECONDS:
+                tracing.polled = time.monotonic()
+                self._print_reports(tracing, ended=None)
             return
         self.tracing = None
-        texts = {n: (folder / f"{n}.txt").read_text(errors="replace") for n in range(len(stacks))
-                 if (folder / f"{n}.txt").exists()}
-        shutil.rmtree(folder, ignore_errors=True)
-        for number, stack in enumerate(stacks):
-            text = texts.get(number)
-            if text is None:
-                text = f"{UNTRACED_NOTE} ([{stack}]; the tracing copy ended with status {status})\n"
+        self._print_reports(tracing, ended=status)
+        shutil.rmtree(tracing.folder, ignore_errors=True)
+
+    def _print_reports(self, tracing: TracingCopy, ended: int | None) -> None:
+        """Print the reports of tracing's stacks the copy has written and not yet printed; when
+        it has ended (with status ended), a note for each stack it did not finish."""
+        for number, stack in enumerate(tracing.stacks):
+            if number in tracing.printed:
+                continue
+            path = tracing.folder / f"{number}.txt"
+            if path.exists():
+                text = path.read_text(errors="replace")
+            elif ended is not None:
+                text = f"{UNTRACED_NOTE} ([{stack}]; the tracing copy ended with status {ended})\n"
+            else:
+                continue
+            tracing.printed.add(number)
             # an untraced stack is traced again when it leaks again, a few times (a leak no
             # input repeats would keep a copy busy at every check)
             if LEAK_TRACED_NOTE not in text:
