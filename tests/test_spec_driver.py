@@ -178,11 +178,9 @@ def test_an_input_the_library_keeps_needs_keeps_and_is_then_quiet(tmp_path):
     assert target_contract(resolve_target(str(SHAPES))).functions["shp_node_set_label"].keeps == (("label", "node"),)
 
 
-def test_an_out_buffer_whose_capacity_goes_in_and_out_through_a_pointer(capfd):
-    """shp_node_copy_name(node, out, size_t *size): *size holds out's capacity on the way in and
-    the needed size on the way out (zlib's uncompress has destLen so). With out_buffers naming a
-    pointer as the capacity the driver passes a cell holding exactly out's heap block size."""
-    import ctypes
+def _spied_run(watch: dict, inputs: int = 400, seed: int = 5) -> None:
+    """Run the Python sequence driver on shapes' clean build over random inputs, with each
+    function named in watch replaced by watch[name](loaded, real_function)."""
     import random
 
     from harness.sequence.driver import FuzzedChoices, SequenceDriver
@@ -190,28 +188,144 @@ def test_an_out_buffer_whose_capacity_goes_in_and_out_through_a_pointer(capfd):
 
     target = resolve_target(str(SHAPES))
     loaded = load(target, "clean")
-    allocated = ctypes.CDLL(None).__sanitizer_get_allocated_size
-    allocated.argtypes, allocated.restype = [ctypes.c_void_p], ctypes.c_size_t
-    seen: list[tuple[int, int]] = []
 
-    class Spy:  # the library, with shp_node_copy_name watched
+    class Spy:  # the library, with the watched functions wrapped
         def __getattr__(self, name):
             function = getattr(loaded.lib, name)
-            if name != "shp_node_copy_name":
-                return function
-
-            def copy_name(node, out, size):
-                block = allocated(int(loaded.ffi.cast("uintptr_t", out)))
-                seen.append((size[0], block))
-                return function(node, out, size)
-            return copy_name
+            return watch[name](loaded, function) if name in watch else function
 
     driver = SequenceDriver(target_contract(target), loaded.ffi, Spy())
-    rng = random.Random(5)
-    for _ in range(400):
+    rng = random.Random(seed)
+    for _ in range(inputs):
         driver.run(FuzzedChoices(bytes(rng.getrandbits(8) for _ in range(rng.randint(0, 200)))))
+
+
+def _block_size(loaded, pointer) -> int:
+    """The size of the heap block pointer points to (ASan's allocator knows it)."""
+    import ctypes
+
+    allocated = ctypes.CDLL(None).__sanitizer_get_allocated_size
+    allocated.argtypes, allocated.restype = [ctypes.c_void_p], ctypes.c_size_t
+    return allocated(int(loaded.ffi.cast("uintptr_t", pointer)))
+
+
+def test_an_out_buffer_whose_capacity_goes_in_and_out_through_a_pointer():
+    """shp_node_copy_name(node, out, size_t *size): *size holds out's capacity on the way in and
+    the needed size on the way out (zlib's uncompress has destLen so). With out_buffers naming a
+    pointer as the capacity the driver passes a cell holding exactly out's heap block size."""
+    seen: list[tuple[int, int]] = []
+
+    def copy_name(loaded, function):
+        def spied(node, out, size):
+            seen.append((size[0], _block_size(loaded, out)))
+            return function(node, out, size)
+        return spied
+
+    _spied_run({"shp_node_copy_name": copy_name})
     assert len(seen) > 10 and len({cap for cap, _ in seen}) > 3, seen
     assert all(cap == block or (cap == 0 and block == 1) for cap, block in seen), seen  # 0: a 1-byte block
+
+
+def test_an_input_buffer_whose_length_goes_in_and_out_through_a_pointer():
+    """shp_node_feed(node, data, size_t *size) reads all *size bytes of data and says how many it
+    consumed (lz4's LZ4F_decompress takes srcSizePtr so). With buffers naming a pointer as the
+    length the driver passes a cell holding exactly data's length (before: the spec was refused)."""
+    seen: list[tuple[int, int, int]] = []
+
+    def feed(loaded, function):
+        def spied(node, data, size):
+            given = size[0]
+            result = function(node, data, size)
+            seen.append((given, _block_size(loaded, data) if data != loaded.ffi.NULL else 0, size[0]))
+            return result
+        return spied
+
+    _spied_run({"shp_node_feed": feed})
+    assert len(seen) > 10 and len({given for given, _, _ in seen}) > 3, seen
+    assert all(given == block or (given == 0 and block <= 1) for given, block, _ in seen), seen
+    assert all(after == min(given, 8) for given, _, after in seen), "the library's answer came back"
+
+
+def test_a_constructor_that_hands_its_handle_back_through_a_pointer_makes_live_handles():
+    """shp_node_open(&node, name) returns a status and its node through a shp_node **: listed in
+    `new`, what it sets is a handle the driver uses in later calls and frees (before: a spec
+    error, a constructor had to return its handle)."""
+    opened: set[int] = set()
+    used: set[int] = set()
+    freed: set[int] = set()
+
+    def open_node(loaded, function):
+        def spied(out, name):
+            status = function(out, name)
+            if status == 0:
+                opened.add(int(loaded.ffi.cast("uintptr_t", out[0])))
+            return status
+        return spied
+
+    def taking(into: set[int]):
+        def wrap(loaded, function):
+            def spied(node, *rest):
+                into.add(int(loaded.ffi.cast("uintptr_t", node)))
+                return function(node, *rest)
+            return spied
+        return wrap
+
+    def add(loaded, function):
+        def spied(parent, child):
+            used.add(int(loaded.ffi.cast("uintptr_t", parent)))
+            freed.add(int(loaded.ffi.cast("uintptr_t", child)))  # the parent frees it
+            return function(parent, child)
+        return spied
+
+    _spied_run({"shp_node_open": open_node, "shp_node_free": taking(freed), "shp_node_add": add,
+                "shp_node_label_length": taking(used), "shp_node_copy_name": taking(used),
+                "shp_node_feed": taking(used), "shp_each_metric": taking(used)})
+    assert len(opened) > 10, opened
+    assert opened & used, "no node shp_node_open made was used by a later call"
+    assert opened <= freed, f"{len(opened - freed)} opened nodes never freed"
+    summary_spec = target_contract(resolve_target(str(SHAPES))).handles["shp_node"]
+    assert summary_spec.new == ("shp_node_new", "shp_node_open")
+
+
+def test_a_pointer_the_driver_cannot_fill_is_null_when_nullable():
+    """shp_node_render_length's style is a struct holding a pointer: the driver cannot make one,
+    and with `nullable` it passes NULL (the default style) and calls the function; without it
+    the function is skipped and says why."""
+    styles: list[object] = []
+
+    def render(loaded, function):
+        def spied(node, style):
+            styles.append(style == loaded.ffi.NULL)
+            return function(node, style)
+        return spied
+
+    _spied_run({"shp_node_render_length": render})
+    assert styles and all(styles), styles
+
+
+def test_an_integer_typedef_is_an_integer(tmp_path):
+    """`typedef int32_t shp_weight`: its parameters are integers the driver picks (before: `has no
+    generator`, and the function was skipped); FILE and a char typedef stay what they were."""
+    from harness.target.header import parse_signatures
+
+    api = parse_signatures("typedef unsigned long my_size; typedef my_size my_len; typedef char my_char;\n"
+                           "my_len f(my_size a, FILE *fp, my_char c);")
+    assert api.integer_aliases == {"my_size", "my_len"}
+    plans, unsupported = plan_all(target_contract(resolve_target(str(SHAPES))))
+    assert [(a.name, a.role) for a in plans["shp_weight_scale"]] == [("weight", "int"), ("factor", "int")]
+    assert not unsupported
+
+
+OPEN = 'new = ["shp_node_new", "shp_node_open"]  # shp_node_open hands its node back through a shp_node **'
+
+
+@pytest.mark.parametrize(("new", "message"), [
+    ('new = ["shp_node_new", "shp_weight_scale"]', "constructor shp_weight_scale returns 'shp_weight', not "
+     "shp_node *, and has no shp_node ** parameter"),
+])
+def test_a_constructor_that_makes_no_handle_is_an_error_naming_its_line(tmp_path, new, message):
+    spec = _copy_spec(tmp_path, OPEN, new, "shapes", "shapes.toml")
+    _assert_refused_at(spec, message, new)
 
 
 DT = TARGETS / "doctree" / "dt.toml"

@@ -15,10 +15,6 @@ BYTE_TYPES = (*CHAR_TYPES, "void", "uint8_t", "int8_t")  # a buffer of these cou
 FUNCTION_KEYS = {"returns", "owner", "until", "free", "length", "buffers", "out_buffers", "takes", "nullable",
                  "ranges", "keeps", "outputs", "callback", "user_data", "release", "ends", "reentrant",
                  "registration_id", "child_of"}
-INTEGER_WORDS = ("char", "short", "int", "long", "size_t", "ssize_t", "int8_t", "int16_t", "int32_t", "int64_t",
-                 "uint8_t", "uint16_t", "uint32_t", "uint64_t", "intptr_t", "uintptr_t", "ptrdiff_t", "unsigned",
-                 "signed", "_Bool", "bool")
-
 
 @dataclass(frozen=True)
 class Lifetime:
@@ -100,8 +96,9 @@ class Contract:
         return self.api.function_pointers
 
     @property
-    def enums(self) -> frozenset[str]:
-        return self.api.enums
+    def integer_types(self) -> frozenset[str]:
+        """Type names the header makes integers (enums, integer typedefs)."""
+        return self.api.integer_types
 
     def handle_of(self, ctype: str) -> HandleType | None:
         """The handle type a C type text points to ('const cfg_doc *' -> cfg_doc), or None."""
@@ -129,9 +126,3 @@ def handle_name(ctype: str, known: Container[str]) -> str | None:
     return base if base is not None and base in known and ctype.count("*") == 1 else None
 
 
-def is_integer(ctype: str, enums: frozenset[str] = frozenset()) -> bool:
-    """Whether a C type text names an integer (or enum) type."""
-    if "*" in ctype or "(" in ctype:
-        return False
-    words = [w for w in ctype.split() if w not in ("const", "volatile", "enum")]
-    return bool(words) and (all(w in INTEGER_WORDS for w in words) or " ".join(words) in enums)

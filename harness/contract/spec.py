@@ -5,7 +5,8 @@
     skip = ["cfg_dispatch_threaded"] # never called by the generic driver
 
     [contract.handles.cfg_doc]       # handle type `cfg_doc *`
-    new = ["cfg_new", "cfg_parse"]   # constructors: their results are owned handles
+    new = ["cfg_new", "cfg_parse"]   # constructors: their results are owned handles (or what they
+                                     # set through their one cfg_doc ** parameter: cfg_open(&doc))
     free = "cfg_free"                # destructor: ends the handle, its borrows, its registrations
 
     [contract.functions.cfg_get]
@@ -14,11 +15,13 @@
     until = ["cfg_set", "cfg_remove"] # ... until one of these is called on it (or it is freed; "*": any call)
     free = "cfg_string_free"         # owned: released with this (default: [contract].free)
     length = "out_len"               # a size_t * parameter that receives the result's length
-    buffers = { text = "len" }       # pointer parameter -> its length parameter (input bytes)
+    buffers = { text = "len" }       # pointer parameter -> its length parameter (input bytes; an
+                                     # integer, or a T * holding it in and what was read out)
     out_buffers = { out = "cap" }    # caller-provided output buffer -> its capacity parameter (an
                                      # integer, or a T * holding it in and the length written out)
     takes = ["comment"]              # the library frees this malloc'd argument (with free())
-    nullable = ["comment"]           # NULL is allowed here
+    nullable = ["comment"]           # NULL is allowed here (and always passed for a pointer the
+                                     # driver cannot fill: a struct of options whose NULL is the default)
     ranges = { level = [1, 9] }      # an integer parameter's valid values (both ends included)
     keeps = { dict = "stream" }      # an input the library keeps using: alive until stream is freed
     child_of = { child = "parent" }  # a handle borrowed from the other argument (a returns =
@@ -68,12 +71,21 @@ from harness.contract.model import (
     Lifetime,
     Registration,
     handle_name,
-    is_integer,
     pointee,
 )
 from harness.contract.spec_text import SpecText, name_pairs, names
-from harness.target.header import HeaderApi, Signature, header_signatures
+from harness.target.header import HeaderApi, Signature, header_signatures, is_integer
 from harness.target.spec import Target
+
+
+def made_through(sig: Signature, type_name: str) -> str | None:
+    """The `T **` parameter a constructor of handle type T hands its handle back through (the
+    sqlite3_open(path, &db) shape), when it does not return it: the only such parameter."""
+    if pointee(sig.result) == type_name:
+        return None
+    found = [p.name for p in sig.params if p.ctype.count("*") == 2
+             and handle_name(p.ctype.rsplit("*", 1)[0], (type_name,)) is not None]
+    return found[0] if len(found) == 1 else None
 
 
 class _Loader:
@@ -82,7 +94,7 @@ class _Loader:
         self.api = api
         self.signatures = api.functions
         self.spec = spec
-        self.enums = api.enums
+        self.integers = api.integer_types
         self.default_free = table.get("free")
 
     def function(self, name: str, *needles: str) -> Signature:
@@ -110,8 +122,9 @@ class _Loader:
             new = names(entry["new"], self.spec, "new", where)
             for ctor in new:
                 sig = self.function(ctor, where)
-                if pointee(sig.result) != type_name:
-                    raise self.spec.error(f"constructor {ctor} returns {sig.result!r}, not {type_name} *", where, ctor)
+                if pointee(sig.result) != type_name and made_through(sig, type_name) is None:
+                    raise self.spec.error(f"constructor {ctor} returns {sig.result!r}, not {type_name} *, and has no "
+                                          f"{type_name} ** parameter to hand it back through", where, ctor)
             free = self.function(entry["free"], where)
             if not free.params or pointee(free.params[0].ctype) != type_name:
                 raise self.spec.error(f"destructor {free.name} does not take a {type_name} * first", where,
@@ -186,12 +199,11 @@ class _Loader:
             if "*" not in self.param(sig, pointer, "buffer"):
                 raise self.spec.error(f"{sig.name}: buffer {pointer!r} is not a pointer in the header", where, pointer)
             length_type = self.param(sig, length, "length")
-            in_out = (pointer, length) in out_buffers and length_type.count("*") == 1 \
-                and not length_type.startswith("const") and is_integer(pointee(length_type) or "", self.enums)
-            if not is_integer(length_type, self.enums) and not in_out:
-                also = " (or, for an out_buffer, a pointer to one)" if (pointer, length) in out_buffers else ""
+            in_out = length_type.count("*") == 1 and not length_type.startswith("const") \
+                and is_integer(pointee(length_type) or "", self.integers)
+            if not is_integer(length_type, self.integers) and not in_out:
                 raise self.spec.error(f"{sig.name}: length {length!r} of {pointer!r} is not an integer in the "
-                                      f"header{also}", where, length)
+                                      "header (or a pointer to one)", where, length)
         takes = names(entry.get("takes", []), self.spec, "takes", where, "takes")
         nullable = names(entry.get("nullable", []), self.spec, "nullable", where, "nullable")
         for name in (*takes, *nullable):
@@ -205,6 +217,14 @@ class _Loader:
                 raise self.spec.error(f"{sig.name}: output {param!r} must be a T ** parameter with a table "
                                       "{ returns = ..., ... }", where, param)
             outputs.append((param, self.lifetime(sig, out, ctype.rsplit("*", 1)[0].strip(), where)))
+        for handle in handles.values():  # a constructor that hands its handle back through a T **
+            param = made_through(sig, handle.name) if sig.name in handle.new else None
+            if param is None:
+                continue
+            if param in dict(outputs):
+                raise self.spec.error(f"{sig.name}: output {param!r} has no effect: {sig.name} is a constructor "
+                                      f"of {handle.name}, freed by {handle.free}", where, param)
+            outputs.append((param, Lifetime("owned", handle.free)))
         return FunctionContract(sig, returns, buffers, out_buffers, takes, nullable, tuple(outputs),
                                 self.registration(sig, entry, where), self.ranges(sig, entry, where),
                                 self.keeps(sig, entry, handles, where), self.child_of(sig, entry, handles, where))
@@ -245,7 +265,7 @@ class _Loader:
                                   where, "ranges")
         found = []
         for name, bounds in raw.items():
-            if not is_integer(self.param(sig, name, "ranged parameter"), self.enums):
+            if not is_integer(self.param(sig, name, "ranged parameter"), self.integers):
                 raise self.spec.error(f"{sig.name}: range of {name!r}: not an integer in the header", where, name)
             valid = isinstance(bounds, list) and len(bounds) == 2 and all(
                 isinstance(b, int) and not isinstance(b, bool) for b in bounds)
@@ -288,7 +308,7 @@ class _Loader:
         for pointer, length in buffers:
             if "*" not in known(pointer, "buffer"):
                 raise self.spec.error(f"callbacks.{ctype}: buffer {pointer!r} is not a pointer", where, pointer)
-            if not is_integer(known(length, "length"), self.enums):
+            if not is_integer(known(length, "length"), self.integers):
                 raise self.spec.error(f"callbacks.{ctype}: length {length!r} is not an integer", where, length)
         in_buffers = {pointer for pointer, _ in buffers}
         default = [p.name for p in params if pointee(p.ctype) in CHAR_TYPES and p.name not in in_buffers]

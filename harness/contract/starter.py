@@ -20,8 +20,8 @@ import os
 import re
 from pathlib import Path
 
-from harness.contract.model import handle_name, is_integer, pointee
-from harness.target.header import HeaderApi, Signature, header_signatures
+from harness.contract.model import handle_name, pointee
+from harness.target.header import HeaderApi, Signature, header_signatures, is_integer
 
 DESTRUCTOR_WORDS = {"free", "close", "destroy", "release", "delete", "unref", "dispose", "fini", "finish",
                     "deinit", "destruct", "dealloc"}
@@ -100,7 +100,7 @@ def _question(sig: Signature, api: HeaderApi, handles: dict, default_free: str |
             return f'returns {sig.result}: who frees it (returns = "owned", free = ...) or is it borrowed?'
     if sig.result.count("*") == 1 and base == "void" and not sig.result.startswith("const"):
         return f'returns {sig.result}: owned (returns = "owned", free = ...), borrowed or static?'
-    selector = next((p for p in sig.params if is_integer(p.ctype, api.enums) and words(p.name) & SELECTOR_WORDS
+    selector = next((p for p in sig.params if is_integer(p.ctype, api.integer_types) and words(p.name) & SELECTOR_WORDS
                      and p.ctype not in api.enums), None)
     if selector is not None:
         return (f"which values may {selector.name} take (ranges = {{ {selector.name} = [lowest, highest] }}), "
@@ -125,7 +125,7 @@ def _question(sig: Signature, api: HeaderApi, handles: dict, default_free: str |
     if outputs and not words(sig.name) & OUTPUT_OWNED_WORDS:
         names = ", ".join(p.name for p in outputs)
         return f'what it stores in {names}: owned (outputs.{outputs[0].name} = {{ returns = "owned" }}) or borrowed?'
-    lengths = {a.name for a, b in itertools.pairwise(sig.params) if is_integer(b.ctype, api.enums)}
+    lengths = {a.name for a, b in itertools.pairwise(sig.params) if is_integer(b.ctype, api.integer_types)}
     unmeasured = next((p for p in given if p.name not in lengths), None)
     if unmeasured is not None:
         return (f"writes into {unmeasured.name} ({unmeasured.ctype}): how long must it be "
@@ -156,7 +156,7 @@ def _function_entry(sig: Signature, api: HeaderApi, handles: dict, default_free:
     for pointer, length in itertools.pairwise(params):
         if "*" not in pointer.ctype or pointer.ctype.count("*") > 1 or pointee(pointer.ctype) in handles:
             continue
-        if not is_integer(length.ctype, api.enums):
+        if not is_integer(length.ctype, api.integer_types):
             continue
         if pointer.ctype.startswith("const") and LENGTH.match(length.name):
             buffers.append(f'{pointer.name} = "{length.name}"')
@@ -179,7 +179,8 @@ def _function_entry(sig: Signature, api: HeaderApi, handles: dict, default_free:
         if len(callbacks) > 1:
             lines += [f'release = "{callbacks[1].name}"', f'nullable = ["{callbacks[1].name}"]']
         ender = next((s for s in api.functions.values() if ENDS.search(s.name) and s.name != sig.name), None)
-        id_param = next((p.name for p in ender.params if is_integer(p.ctype, api.enums)), None) if ender else None
+        id_param = next((p.name for p in ender.params if is_integer(p.ctype, api.integer_types)),
+                        None) if ender else None
         if ender and id_param:
             lines.append(f'ends = {{ {ender.name} = "{id_param}" }}')
     return lines
@@ -199,7 +200,8 @@ def starter_spec(headers: list[Path], sources: list[Path], name: str, spec_dir: 
     for header in headers:
         part = header_signatures(header, include_dirs)
         api = HeaderApi({**api.functions, **part.functions}, api.function_pointers | part.function_pointers,
-                        api.enums | part.enums, {**api.callback_decls, **part.callback_decls})
+                        api.enums | part.enums, {**api.callback_decls, **part.callback_decls},
+                        integer_aliases=api.integer_aliases | part.integer_aliases)
     handles = _handles(api)
     default_free = _default_free(api)
     rel = [os.path.relpath(s.resolve(), spec_dir) for s in sources]

@@ -750,6 +750,7 @@ static void say_arg(const Call *c, int i, char role) {
     case 's': case 't': case 'b': c->p[i] ? say_bytes(c->p[i], c->shown[i]) : say("NULL"); break;
     case 'o': say("out[%zu]", c->cap[i]); break;
     case 'C': say("&%zu", c->cap[i]); break;
+    case 'n': say("NULL"); break;
     case 'e': say("&"); break;
     case 'F': say(c->p[i] ? "fn" : "NULL"); break;
     case 'u': say("ud"); break;

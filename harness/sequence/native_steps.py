@@ -19,7 +19,7 @@ from harness.sequence.values import element_size, integer_limits
 ROLES = {"handle": "h", "cstring": "s", "takes": "t", "buffer": "b", "length_of": "i", "out_buffer": "o",
          "capacity_of": "i", "capacity_cell_of": "C", "cell": "e", "out_pointer": "e", "int": "i", "char": "c",
          "float": "f", "callback": "F", "callback_sync": "F", "release": "F", "user_data": "u",
-         "registration_id": "i", "child": "h", "parent_of": "h"}
+         "registration_id": "i", "child": "h", "parent_of": "h", "length_cell_of": "C", "null": "n"}
 HANDLE_ROLES = ("handle", "child", "parent_of")  # arguments whose value is a live handle
 MAX_ARGS = 16
 
@@ -156,6 +156,13 @@ class StepWriter:
             return [f"    arg_buffer(&c, {i}, {size}, {nullable}, {int(arg.name in fc.takes)});"]
         if role == "length_of":
             return [f"    c.v[{i}] = (i128)c.len[{at[arg.other]}];"]  # type: ignore[index]
+        if role == "length_cell_of":
+            j = at[arg.other]  # type: ignore[index]
+            cell = _unconst(arg.ctype)
+            return [f"    arg_cell(&c, {i}, {ffi.sizeof(ffi.typeof(cell).item)});",
+                    f"    *({cell})c.p[{i}] = c.len[{j}]; c.cap[{i}] = c.len[{j}];"]
+        if role == "null":
+            return []  # c.p[i] stays NULL
         if role == "out_buffer":
             return [f"    arg_out_buffer(&c, {i}, {element_size(ffi, arg.ctype)});"]
         if role == "capacity_of":

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.contract.model import CHAR_TYPES, Contract, FunctionContract, Lifetime, is_integer, pointee
+from harness.contract.model import CHAR_TYPES, Contract, FunctionContract, Lifetime, pointee
 from harness.sequence.state import Arg
+from harness.target.header import is_integer
 
 # filled after what they follow
-SECOND_PASS = ("length_of", "capacity_of", "capacity_cell_of", "registration_id", "parent_of")
+SECOND_PASS = ("length_of", "length_cell_of", "capacity_of", "capacity_cell_of", "registration_id", "parent_of")
 
 
 class Unsupported(Exception):
@@ -66,7 +67,8 @@ def plan_function(contract: Contract, fc: FunctionContract) -> list[Arg]:
     sig = fc.signature
     for ptr, length in fc.buffers:
         roles[ptr] = Arg(ptr, sig.param(ptr).ctype, "buffer", length)
-        roles[length] = Arg(length, sig.param(length).ctype, "length_of", ptr)
+        length_type = sig.param(length).ctype
+        roles[length] = Arg(length, length_type, "length_cell_of" if "*" in length_type else "length_of", ptr)
     for ptr, cap in fc.out_buffers:
         roles[ptr] = Arg(ptr, sig.param(ptr).ctype, "out_buffer", cap)
         cap_type = sig.param(cap).ctype
@@ -114,11 +116,13 @@ def _default_arg(contract: Contract, fc: FunctionContract, name: str, ctype: str
     if base is not None and ctype.count("*") == 1:
         if base in CHAR_TYPES:
             return Arg(name, ctype, "cstring")
-        if is_integer(base, contract.enums) and not ctype.startswith("const"):
+        if is_integer(base, contract.integer_types) and not ctype.startswith("const"):
             return Arg(name, ctype, "cell")
+        if name in fc.nullable:  # what the driver cannot fill (a struct of options): NULL, as allowed
+            return Arg(name, ctype, "null")
         raise Unsupported(f"parameter {name} ({ctype}) needs a contract entry (buffers, out_buffers, "
                            "user_data, outputs)")
-    if is_integer(ctype, contract.enums):
+    if is_integer(ctype, contract.integer_types):
         bounds = next(((low, high) for param, low, high in fc.ranges if param == name), None)
         plain_char = ctype.replace("const", "").strip() == "char"
         return Arg(name, ctype, "char" if plain_char else "int", bounds=bounds)

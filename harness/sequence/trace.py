@@ -50,7 +50,7 @@ def print_call(ffi: Any, fc: FunctionContract, plan: list[Arg], values: dict[str
             shown.append(f"{value.type}#{id(value) % 10007}")
         elif f"#show:{arg.name}" in values:
             shown.append(str(values[f"#show:{arg.name}"]))
-        elif arg.role in ("cell", "out_pointer", "capacity_cell_of"):
+        elif arg.role in ("cell", "out_pointer", "capacity_cell_of", "length_cell_of"):
             shown.append(f"&{arg.name}")
         elif arg.role in ("callback", "callback_sync", "release", "user_data"):
             shown.append(arg.role if value is not None and value != ffi.NULL else "NULL")
@@ -77,6 +77,10 @@ def record_call(ffi: Any, fc: FunctionContract, plan: list[Arg], values: dict[st
             shown.append(f"out[{values[f'#cap:{arg.name}']}]")
         elif role == "capacity_cell_of":
             shown.append(f"&{values[f'#cap:{arg.other}']}")
+        elif role == "length_cell_of":
+            shown.append(f"&{values[f'#len:{arg.other}']}")
+        elif role == "null":
+            shown.append("NULL")
         elif role in ("cell", "out_pointer"):
             shown.append("&")
         elif role == "float":

@@ -134,6 +134,10 @@ class ValueMixin:
             return exact_buffer(ffi, lib, data, arg.ctype)
         if role == "length_of":
             return values[f"#len:{arg.other}"]
+        if role == "length_cell_of":  # in: the buffer's length; out: what the library says it read
+            return ffi.new(arg.ctype.replace("const ", "", 1), values[f"#len:{arg.other}"])
+        if role == "null":
+            return ffi.NULL
         if role == "out_buffer":  # capacity in elements of the pointer's type
             cap = (0, 1, 2, 8, choices.int(0, 64), choices.int(0, 256))[choices.int(0, 5)]
             values[f"#cap:{arg.name}"] = cap

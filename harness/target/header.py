@@ -24,6 +24,10 @@ from harness.target.declarations import SYSTEM_INTEGERS, usable_declarations
 _BUILTIN_NAMES = sorted(name for name in model.PrimitiveType.ALL_PRIMITIVE_TYPES if " " not in name
                         and name not in ("char", "short", "int", "long", "float", "double", "_Bool"))
 PREAMBLE = "".join(f"typedef int {name};\n" for name in (*_BUILTIN_NAMES, *SYSTEM_INTEGERS, "FILE", "va_list"))
+_PREAMBLE_NAMES = frozenset((*_BUILTIN_NAMES, *SYSTEM_INTEGERS, "FILE", "va_list"))
+# integer types a header's own typedefs may name (cffi's integer primitives, the POSIX ones)
+_KNOWN_INTEGERS = frozenset((*(n for n, kind in model.PrimitiveType.ALL_PRIMITIVE_TYPES.items() if kind == "i"),
+                             *SYSTEM_INTEGERS))
 
 
 @dataclass(frozen=True)
@@ -61,9 +65,23 @@ def _type_text(node: c_ast.Node) -> str:
     return c_generator.CGenerator().visit(_strip_names(copy.deepcopy(node))).strip()
 
 
+INTEGER_WORDS = ("char", "short", "int", "long", "size_t", "ssize_t", "int8_t", "int16_t", "int32_t", "int64_t",
+                 "uint8_t", "uint16_t", "uint32_t", "uint64_t", "intptr_t", "uintptr_t", "ptrdiff_t", "unsigned",
+                 "signed", "_Bool", "bool")
+
+
+def is_integer(ctype: str, enums: frozenset[str] = frozenset()) -> bool:
+    """Whether a C type text names an integer (or enum) type."""
+    if "*" in ctype or "(" in ctype:
+        return False
+    words = [w for w in ctype.split() if w not in ("const", "volatile", "enum")]
+    return bool(words) and (all(w in INTEGER_WORDS for w in words) or " ".join(words) in enums)
+
+
 @dataclass(frozen=True)
 class HeaderApi:
-    """What a header declares: its functions, its function-pointer types and its enum types."""
+    """What a header declares: its functions, its function-pointer types, its enum types and its
+    other names for integer types."""
 
     functions: dict[str, Signature]
     function_pointers: frozenset[str]
@@ -71,6 +89,12 @@ class HeaderApi:
     callback_decls: dict[str, str]  # function-pointer type text -> its `RET NAME(ARGS)` shape
     callback_params: dict[str, tuple[Param, ...]] = field(default_factory=dict)  # type text -> its parameters
     skipped: tuple[str, ...] = ()  # `file:line: skipped name: why` for what cffi cannot use
+    integer_aliases: frozenset[str] = frozenset()  # typedef names of integer types
+
+    @property
+    def integer_types(self) -> frozenset[str]:
+        """Type names the header makes integers: its enums and its integer typedefs."""
+        return self.enums | self.integer_aliases
 
     def callback_externs(self) -> dict[str, tuple[str, str]]:
         """type text -> (extern "Python" name, declaration) for every function-pointer type."""
@@ -97,9 +121,9 @@ def _params(func: c_ast.FuncDecl) -> tuple[tuple[Param, ...], bool]:
     return tuple(params), variadic
 
 
-def _typedefs(ast: c_ast.FileAST) -> tuple[frozenset[str], frozenset[str], dict[str, str],
+def _typedefs(ast: c_ast.FileAST) -> tuple[frozenset[str], frozenset[str], frozenset[str], dict[str, str],
                                            dict[str, tuple[Param, ...]]]:
-    pointers, enums, shapes, params = set(), set(), {}, {}
+    pointers, enums, aliases, shapes, params = set(), set(), set(), {}, {}
     for node in ast.ext:
         if isinstance(node, c_ast.Typedef):
             inner = node.type
@@ -109,9 +133,13 @@ def _typedefs(ast: c_ast.FileAST) -> tuple[frozenset[str], frozenset[str], dict[
                 params[node.name] = _params(inner.type)[0]
             elif isinstance(inner, c_ast.TypeDecl) and isinstance(inner.type, c_ast.Enum):
                 enums.add(node.name)
+            elif isinstance(inner, c_ast.TypeDecl) and isinstance(inner.type, c_ast.IdentifierType) \
+                    and node.name not in _PREAMBLE_NAMES and "char" not in inner.type.names \
+                    and is_integer(" ".join(inner.type.names), _KNOWN_INTEGERS | enums | aliases):
+                aliases.add(node.name)  # typedef size_t status_t: an integer by another name
         elif isinstance(node, c_ast.Decl) and isinstance(node.type, c_ast.Enum) and node.type.name:
             enums.add(f"enum {node.type.name}")
-    return frozenset(pointers), frozenset(enums), shapes, params
+    return frozenset(pointers), frozenset(enums), frozenset(aliases), shapes, params
 
 
 def parse_signatures(text: str, origin: str = "header") -> HeaderApi:
@@ -135,9 +163,9 @@ def parse_signatures(text: str, origin: str = "header") -> HeaderApi:
                 inline_shapes[text_type] = _type_text(kind.type)
                 inline_params[text_type] = _params(kind.type)[0]
         found[node.name] = Signature(node.name, params, _type_text(func.type), variadic)
-    pointers, enums, shapes, callback_params = _typedefs(ast)
+    pointers, enums, aliases, shapes, callback_params = _typedefs(ast)
     return HeaderApi(found, pointers | frozenset(inline_shapes), enums, {**shapes, **inline_shapes},
-                     {**callback_params, **inline_params})
+                     {**callback_params, **inline_params}, integer_aliases=aliases)
 
 
 def read_header(header: Path, include_dirs: tuple[Path, ...] = (),

@@ -3,8 +3,10 @@
  * Out-arrays measured in elements, a callback passing a C string followed by a 64-bit number,
  * a tree whose nodes are handed to their parent, an integer valid only in a range (the
  * caller's to check, as with many speed or level knobs), a string the library keeps using
- * after the call (as a stream keeps its dictionary) and a size passed in and out through one
- * pointer (as zlib's uncompress takes destLen). A correct driver finds nothing here.
+ * after the call (as a stream keeps its dictionary), sizes passed in and out through one
+ * pointer (as zlib's uncompress takes destLen, lz4's LZ4F_decompress its srcSizePtr), a
+ * constructor handing its handle back through a pointer, an integer typedef and a struct of
+ * options whose NULL is the default. A correct driver finds nothing here.
  */
 #ifndef SHAPES_H
 #define SHAPES_H
@@ -61,5 +63,28 @@ size_t shp_node_label_length(const shp_node *node);
  * truncated to fit, NUL included) and the size the whole name needs on the way out. 0 when it
  * fit, 1 when truncated, -1 without a node or size. */
 int shp_node_copy_name(const shp_node *node, char *out, size_t *size);
+
+/* *out = a new node named name (copied), as shp_node_new makes (the sqlite3_open(path, &db)
+ * shape). 0 on success; -1, with *out untouched, when out or name is NULL. */
+int shp_node_open(shp_node **out, const char *name);
+
+/* A weight: an integer by another name (as a library's status or size types are). */
+typedef int32_t shp_weight;
+/* weight * factor, saturated at the ends of shp_weight. */
+shp_weight shp_weight_scale(shp_weight weight, shp_weight factor);
+
+/* Feed bytes to the node (as a stream decoder takes its input): *size holds how many bytes data
+ * has on the way in - all of them are read - and how many were consumed on the way out (at most
+ * 8 per call; the rest is the caller's to feed again). Returns the node's checksum so far, or 0
+ * without a node or size. */
+uint32_t shp_node_feed(shp_node *node, const uint8_t *data, size_t *size);
+
+typedef struct shp_style {
+    int indent;
+    const char *bullet;  /* a C string the library reads */
+} shp_style;
+/* The length of the node's name rendered with style (a struct of options the driver cannot
+ * fill: its bullet is a pointer); NULL means the default style. -1 without a node. */
+int shp_node_render_length(const shp_node *node, const shp_style *style);
 
 #endif

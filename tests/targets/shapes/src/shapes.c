@@ -9,6 +9,7 @@ struct shp_node {
     shp_node **children;
     int count;
     const char *label;  /* the caller's string, not a copy (shp_node_set_label) */
+    uint32_t checksum;  /* of the bytes fed (shp_node_feed) */
 };
 
 size_t shp_fill_counts(size_t *counts, size_t n) {
@@ -108,4 +109,34 @@ int shp_node_copy_name(const shp_node *node, char *out, size_t *size) {
     }
     *size = needed;
     return needed <= cap ? 0 : 1;
+}
+
+int shp_node_open(shp_node **out, const char *name) {
+    if (!out || !name) return -1;
+    shp_node *node = shp_node_new(name);
+    if (!node) return -1;
+    *out = node;
+    return 0;
+}
+
+shp_weight shp_weight_scale(shp_weight weight, shp_weight factor) {
+    int64_t product = (int64_t)weight * factor;
+    return product > INT32_MAX ? INT32_MAX : product < INT32_MIN ? INT32_MIN : (shp_weight)product;
+}
+
+uint32_t shp_node_feed(shp_node *node, const uint8_t *data, size_t *size) {
+    if (!node || !size) return 0;
+    uint32_t sum = node->checksum;
+    for (size_t i = 0; i < *size; i++) sum = sum * 31 + data[i];  /* every byte it was told of */
+    size_t consumed = *size < 8 ? *size : 8;
+    for (size_t i = 0; i < consumed; i++) node->checksum = node->checksum * 31 + data[i];
+    *size = consumed;
+    return sum;
+}
+
+int shp_node_render_length(const shp_node *node, const shp_style *style) {
+    if (!node) return -1;
+    int indent = style ? style->indent : 2;
+    const char *bullet = style ? style->bullet : "-";
+    return indent + (int)strlen(bullet) + 1 + (int)strlen(node->name);
 }
